@@ -63,13 +63,22 @@ def list_examples() -> list[str]:
     return sorted(p.stem for p in EXAMPLES_DIR.glob("*.py") if not p.stem.startswith("_"))
 
 
+_OWN_DIRS = tuple(str(Path(__file__).resolve().parent.parent / d) for d in ("tracers", "viz"))
+
+
 def user_traceback(exc: BaseException, path: Path) -> str:
-    """The traceback of exc from the first frame in the user's file on (drops our frames)."""
+    """The traceback of exc from the first frame in the user's file on, keeping only the user's
+    own frames (not graphstage's hooks, not installed packages such as torch)."""
     tb = exc.__traceback__
     target = str(path.resolve())
     while tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()) != target:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    frames = [f for f in traceback.extract_tb(tb or exc.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(_OWN_DIRS)
+              and "-packages" + os.sep not in f.filename]
+    return ("Traceback (most recent call last):\n"
+            + "".join(traceback.format_list(frames))
+            + "".join(traceback.format_exception_only(type(exc), exc)))
 
 
 def seed_everything(seed: int) -> None:

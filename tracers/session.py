@@ -40,7 +40,8 @@ class TraceSession:
         validate(graph)
         if self.steps:
             prev = self.steps[-1]
-            graph.graph["same_as_previous"] = structure_signature(prev) == structure_signature(graph)
+            same = structure_signature(prev) == structure_signature(graph)
+            graph.graph["same_as_previous"] = same
         else:
             graph.graph["same_as_previous"] = False
         self.steps.append(graph)
@@ -111,7 +112,7 @@ class TraceSession:
         session = cls(framework=str(data.get("framework", "?")), model=str(data.get("model", "?")),
                       meta=dict(data.get("meta") or {}))
         try:
-            for i, entry in enumerate(data["steps"]):
+            for entry in data["steps"]:
                 if "graph" in entry:
                     g = graph_from_data(entry["graph"])
                 else:
@@ -141,8 +142,8 @@ class TraceSession:
         except UnicodeDecodeError:
             raise TraceFileError(f"{path} is not a graphstage trace (not UTF-8 text)") from None
         except json.JSONDecodeError as exc:
-            raise TraceFileError(f"{path} is not valid JSON (truncated or corrupt? {exc.msg} at "
-                                 f"line {exc.lineno} column {exc.colno})") from None
+            raise TraceFileError(f"{path} is not valid JSON, truncated or corrupt ({exc.msg}: "
+                                 f"line {exc.lineno}, column {exc.colno})") from None
         return cls.from_dict(data, source=str(path))
 
 

@@ -1,0 +1,88 @@
+"""Tracing overhead: untraced vs traced training steps, alternated in one process.
+
+Prints, per example, the median untraced and traced step time and their ratio (targets from the
+issues: resnet18_torch <= 1.5, dynamicnet_torch <= 4), then the cost of saving a 100-step
+dynamicnet trace (target: < 1 s, < 5 MB). TensorFlow cases come from benchmarks/tf_overhead.py
+when it and TensorFlow are available.
+
+    .venv/bin/python benchmarks/trace_overhead.py [--rounds N] [--no-tf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracers import trace_script  # noqa: E402
+from tracers.script import example_path, load_script  # noqa: E402
+
+TORCH_CASES = {"resnet18_torch": 12, "dynamicnet_torch": 300}  # default rounds per case
+
+
+def measure_torch(name: str, rounds: int) -> dict:
+    """Median untraced and traced step time, alternating A and B to cancel machine drift."""
+    from tracers import torch_tracer
+
+    ms = load_script(example_path(name))
+    for _ in range(3):  # warm up allocator, kernels, lazy imports
+        ms.step()
+        torch_tracer.trace(ms, 1)
+    plain, traced = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        ms.step()
+        plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        torch_tracer.trace(ms, 1)
+        traced.append(time.perf_counter() - t)
+    p, q = statistics.median(plain) * 1e3, statistics.median(traced) * 1e3
+    return {"case": name, "untraced_ms": p, "traced_ms": q, "ratio": q / p}
+
+
+def measure_save(steps: int = 100) -> dict:
+    """Trace dynamicnet for ``steps`` steps and time saving it to JSON."""
+    session = trace_script(example_path("dynamicnet_torch"), steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        t = time.perf_counter()
+        session.save(path)
+        save_s = time.perf_counter() - t
+        size = path.stat().st_size
+        t = time.perf_counter()
+        type(session).load(path)
+        load_s = time.perf_counter() - t
+    return {"steps": steps, "save_s": save_s, "load_s": load_s, "mb": size / 1e6}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=0, help="rounds per case (default per case)")
+    ap.add_argument("--no-tf", action="store_true", help="skip the TensorFlow cases")
+    args = ap.parse_args()
+    rows = [measure_torch(name, args.rounds or n) for name, n in TORCH_CASES.items()]
+    if not args.no_tf:
+        try:
+            from benchmarks.tf_overhead import run_tf_cases
+        except ImportError as exc:
+            print(f"(TensorFlow cases skipped: {exc})")
+        else:
+            rows += run_tf_cases(args.rounds or 10)
+    print(f"{'case':<22}{'untraced ms':>12}{'traced ms':>12}{'ratio':>8}")
+    for r in rows:
+        print(f"{r['case']:<22}{r['untraced_ms']:>12.2f}{r['traced_ms']:>12.2f}{r['ratio']:>8.2f}"
+              + (f"   first capture {r['first_capture_s']:.2f} s" if "first_capture_s" in r
+                 else ""))
+    s = measure_save()
+    print(f"save {s['steps']}-step dynamicnet trace: {s['save_s']:.3f} s, {s['mb']:.2f} MB "
+          f"(load {s['load_s']:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The graphstage command, run as a user runs it: subprocesses, exit codes, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def graphstage(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "viz.cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_import_is_framework_free():
+    code = ("import sys, tracers, viz, viz.cli, viz.graphviz; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', "
+            "'PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_trace_writes_a_loadable_file(tmp_path):
+    out = tmp_path / "mul.json"
+    res = graphstage("trace", "mul_torch", "--steps", 3, "-o", out)
+    assert res.returncode == 0, res.stderr
+    from tracers import TraceSession
+
+    session = TraceSession.load(out)
+    assert len(session) == 3 and session.losses() == [300.0] * 3
+
+
+@pytest.mark.parametrize("script, message", [
+    ("tests/models/bad_no_grad_torch.py", "does not require grad"),
+    ("tests/models/bad_no_setup_torch.py", "has no setup()"),
+    ("tests/models/bad_import_raises_torch.py", "while being imported"),
+    ("tests/models/bad_step_raises_torch.py", "step() raised RuntimeError"),
+    ("tests/models/missing.py", "no such file"),
+    ("no_such_example", "no example named"),
+])
+def test_bad_scripts_exit_nonzero_with_one_line(tmp_path, script, message):
+    res = graphstage("trace", script, "-o", tmp_path / "x.json")
+    assert res.returncode != 0
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("graphstage: error:") and message in last
+    internal = [ln for ln in res.stderr.splitlines() if ln.strip().startswith("File ")
+                and "tests/models" not in ln]
+    assert not internal, "graphstage's own frames leaked into the output"
+
+
+def test_bad_trace_files(tmp_path):
+    not_trace = tmp_path / "a.json"
+    not_trace.write_text("[1, 2, 3]")
+    truncated = tmp_path / "b.json"
+    truncated.write_text('{"format": "graphstage-trace", "schema": 1, "steps": [{"gra')
+    for path, message in ((not_trace, "not a graphstage trace"), (truncated, "truncated")):
+        res = graphstage("export", path, "-o", tmp_path / "out")
+        assert res.returncode == 1 and "Traceback" not in res.stderr
+        assert res.stderr.strip().startswith("graphstage: error:") and message in res.stderr

@@ -1,0 +1,240 @@
+"""The PyTorch tracer on the bundled examples and on the awkward parts of real models."""
+
+import random
+from collections import Counter
+
+import pytest
+import torch
+
+from tracers import ScriptError, TraceSession, trace_script, validate
+from tracers import torch_tracer
+from tracers.script import list_examples, load_script
+
+TORCH_EXAMPLES = [n for n in list_examples() if n.endswith("_torch")]
+
+
+def autograd_walk(root: torch.Tensor) -> Counter:
+    """Independent walk of root.grad_fn.next_functions: op name -> count."""
+    seen, todo = set(), [root.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        todo.extend(f for f, _ in fn.next_functions)
+    return Counter(fn.name().replace("torch::autograd::", "") for fn in seen)
+
+
+def trace_keeping_loss(path, steps=1):
+    """Trace while keeping the loss tensors step() returned, to walk them afterwards."""
+    ms = load_script(path)
+    losses, step = [], ms.step
+    ms.step = lambda: losses.append(step()) or losses[-1]
+    return torch_tracer.trace(ms, steps), losses
+
+
+def backward_ops(g) -> Counter:
+    return Counter(a["op"] for _, a in g.nodes(data=True) if a["phase"] == "backward")
+
+
+def test_mul_values_from_trace_file(examples_dir, tmp_path):
+    session = trace_script(examples_dir / "mul_torch.py", steps=2)
+    path = session.save(tmp_path / "mul.json")
+    g = TraceSession.load(path).steps[-1]
+    c = [a for _, a in g.nodes(data=True) if a["kind"] == "loss"]
+    assert len(c) == 1 and c[0]["op"] == "mul" and c[0]["value"]["values"] == [300.0]
+    params = {a["name"]: a for _, a in g.nodes(data=True) if a["kind"] == "parameter"}
+    assert params["a"]["value"]["values"] == [15.0] and params["a"]["grad"]["values"] == [20.0]
+    assert params["b"]["value"]["values"] == [20.0] and params["b"]["grad"]["values"] == [15.0]
+    assert g.graph["loss"] == 300.0
+
+
+@pytest.mark.parametrize("name", TORCH_EXAMPLES)
+def test_autograd_nodes_equal_independent_walk(examples_dir, name):
+    session, losses = trace_keeping_loss(examples_dir / f"{name}.py")
+    g = session.steps[0]
+    validate(g)
+    expected = autograd_walk(losses[0])
+    assert backward_ops(g) == expected
+    assert sum(expected.values()) == sum(1 for _, a in g.nodes(data=True)
+                                         if a["phase"] == "backward")
+    fired = sorted(a["order"] for _, a in g.nodes(data=True) if a["phase"] == "backward")
+    assert fired == list(range(len(fired))), "every backward node fired exactly once, in order"
+
+
+def test_dynamicnet_depth_follows_random(examples_dir, monkeypatch):
+    draws = []
+    real = random.randint
+
+    def spy(a, b):
+        draws.append(real(a, b))
+        return draws[-1]
+
+    monkeypatch.setattr(random, "randint", spy)
+    session = trace_script(examples_dir / "dynamicnet_torch.py", steps=20, seed=11)
+    assert len(draws) == 20
+    calls = []
+    for g in session.steps:
+        validate(g)
+        calls.append(sum(1 for _, a in g.nodes(data=True) if a["phase"] == "forward"
+                         and a["op"] == "linear" and a["scope"].startswith("hidden_layer")))
+    assert calls == draws
+    assert set(calls) <= {0, 1, 2, 3} and len(set(calls)) > 1
+    for i in range(1, 20):
+        d = session.diff(i)
+        grew = calls[i] - calls[i - 1]
+        added_calls = {k.split("/")[0] for k in d.added if k.startswith("hidden_layer")}
+        removed_calls = {k.split("/")[0] for k in d.removed if k.startswith("hidden_layer")}
+        if grew > 0:
+            assert len(added_calls) == grew and not removed_calls
+        elif grew < 0:
+            assert len(removed_calls) == -grew and not added_calls
+        else:
+            assert d.empty and session.steps[i].graph["same_as_previous"]
+
+
+def test_shared_layer_calls_share_parameters(examples_dir, monkeypatch):
+    monkeypatch.setattr(random, "randint", lambda a, b: 3)
+    g = trace_script(examples_dir / "dynamicnet_torch.py", steps=1).steps[0]
+    hidden = [n for n, a in g.nodes(data=True)
+              if a["op"] == "linear" and a["scope"].startswith("hidden_layer")]
+    assert sorted(g.nodes[n]["scope"] for n in hidden) == [
+        "hidden_layer", "hidden_layer#1", "hidden_layer#2"]
+    for n in hidden:
+        assert "p:hidden_layer.weight" in g.predecessors(n)
+    acc = [n for n, a in g.nodes(data=True) if a["key"] == "grad:hidden_layer.weight"]
+    assert len(acc) == 1 and g.nodes[acc[0]]["param"] == "p:hidden_layer.weight"
+    assert g.nodes["p:hidden_layer.weight"]["grad"]["norm"] > 0
+
+
+def test_backward_nodes_link_to_forward_ops(examples_dir):
+    g = trace_script(examples_dir / "dynamicnet_torch.py", steps=1).steps[0]
+    for n, a in g.nodes(data=True):
+        if a["phase"] == "backward" and a["kind"] == "op":
+            fwd = a["forward"]
+            assert fwd is not None and n in g.nodes[fwd]["backward"]
+            assert a["scope"] == g.nodes[fwd]["scope"]
+    addmm = [a for _, a in g.nodes(data=True) if a["op"] == "AddmmBackward0"]
+    assert addmm and all(any(s["shape"] for s in a["saved"]) for a in addmm)
+
+
+@pytest.mark.parametrize("name", ["dynamicnet_torch", "mnist_mlp_torch", "cnn_torch"])
+def test_tracing_does_not_change_results(examples_dir, name):
+    def run(traced: bool):
+        ms = load_script(examples_dir / f"{name}.py", seed=5)
+        out = []
+        step = ms.step
+        ms.step = lambda: out.append(step()) or out[-1]
+        for _ in range(2):
+            torch_tracer.trace(ms, 1) if traced else ms.step()
+        params = {n: p.detach().clone() for n, p in ms.model.named_parameters()}
+        grads = {n: p.grad.clone() for n, p in ms.model.named_parameters() if p.grad is not None}
+        return [o.detach() for o in out], params, grads
+
+    loss_a, params_a, grads_a = run(False)
+    loss_b, params_b, grads_b = run(True)
+    assert all(torch.equal(a, b) for a, b in zip(loss_a, loss_b, strict=True))
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    assert all(torch.equal(grads_a[k], grads_b[k]) for k in grads_a)
+    assert all(torch.equal(params_a[k], params_b[k]) for k in params_a)
+
+
+def hooks_state():
+    from torch.nn.modules import module
+    from torch.optim import optimizer
+    from torch.utils.data import dataloader
+
+    return (
+        len(module._global_forward_hooks), len(module._global_forward_pre_hooks),
+        len(optimizer._global_optimizer_pre_hooks), len(optimizer._global_optimizer_post_hooks),
+        torch.autograd.backward, torch.autograd.grad, torch._C._len_torch_function_stack(),
+        dataloader._BaseDataLoaderIter.__next__,
+    )
+
+
+def test_everything_restored_after_success_and_failure(examples_dir, models_dir):
+    before = hooks_state()
+    trace_script(examples_dir / "mnist_mlp_torch.py", steps=1)
+    assert hooks_state() == before
+    with pytest.raises(ScriptError, match="step\\(\\) raised RuntimeError"):
+        trace_script(models_dir / "bad_step_raises_torch.py", steps=1)
+    assert hooks_state() == before
+
+
+def test_inplace_views_detach_no_grad(models_dir):
+    session, losses = trace_keeping_loss(models_dir / "inplace_views_torch.py")
+    g = session.steps[0]
+    ops = {a["op"]: a for _, a in g.nodes(data=True) if a["phase"] == "forward"}
+    for op in ("reshape", "view", "transpose", "flatten", "mul_", "relu_", "detach", "abs"):
+        assert op in ops, op
+    assert ops["mul_"]["inplace"] and ops["relu_"]["inplace"]
+    assert ops["detach"]["requires_grad"] is False
+    assert ops["abs"]["requires_grad"] is False          # computed under no_grad
+    assert backward_ops(g) == autograd_walk(losses[0])
+    assert "MulBackward0" in backward_ops(g)              # the in-place mul_ is differentiated
+    updates = [a for _, a in g.nodes(data=True) if a["kind"] == "update"]
+    assert {a["param"] for a in updates} == {"p:weight", "p:bias"}
+
+
+def test_custom_autograd_function(models_dir):
+    session, losses = trace_keeping_loss(models_dir / "custom_function_torch.py")
+    g = session.steps[0]
+    assert backward_ops(g) == autograd_walk(losses[0])
+    sq = [a for _, a in g.nodes(data=True) if a["op"] == "SquareBackward"]
+    assert len(sq) == 1 and sq[0]["forward"] is not None
+    assert g.nodes[sq[0]["forward"]]["scope"] == ""          # credited to the op it wraps
+
+
+def test_lstm_gru_attention_multiple_outputs(models_dir):
+    session, losses = trace_keeping_loss(models_dir / "recurrent_attention_torch.py")
+    g = session.steps[0]
+    assert backward_ops(g) == autograd_walk(losses[0])
+    ops = {a["op"] for _, a in g.nodes(data=True) if a["phase"] == "forward"}
+    assert {"lstm", "gru", "multi_head_attention_forward"} <= ops
+    outputs = [a for _, a in g.nodes(data=True) if a["kind"] == "output"]
+    assert len(outputs) == 2
+    params = [a for _, a in g.nodes(data=True) if a["kind"] == "parameter"]
+    assert all(not a["no_grad"] for a in params)
+    assert {a["scope"] for _, a in g.nodes(data=True)} >= {"lstm", "gru", "attn", "head", "aux"}
+
+
+def test_two_backward_calls_and_parameter_without_gradient(models_dir):
+    g = trace_script(models_dir / "two_backward_torch.py", steps=1).steps[0]
+    validate(g)
+    assert g.graph["backward_calls"] == 2 and len(g.graph["losses"]) == 2
+    assert sum(1 for _, a in g.nodes(data=True) if a["kind"] == "loss") == 2
+    params = {a["name"]: a for _, a in g.nodes(data=True) if a["kind"] == "parameter"}
+    assert params["unused.weight"]["no_grad"] and params["unused.bias"]["no_grad"]
+    assert "grad" not in params["unused.weight"]
+    assert not params["body.weight"]["no_grad"]
+    # the shared body gets gradient from both backward calls: its AccumulateGrad fired once each
+    fired = [a["order"] for _, a in g.nodes(data=True) if a["phase"] == "backward"]
+    assert min(fired) == 0 and all(o >= 0 for o in fired)
+
+
+def test_device_recorded_from_tensors(examples_dir):
+    g = trace_script(examples_dir / "mul_torch.py", steps=1).steps[0]
+    device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    for _, a in g.nodes(data=True):
+        if "device" in a:
+            assert a["device"] == device
+
+
+@pytest.mark.parametrize("script, message", [
+    ("bad_no_grad_torch.py", "does not require grad"),
+    ("bad_no_backward_torch.py", "ran no backward pass"),
+    ("bad_no_setup_torch.py", "has no setup\\(\\)"),
+    ("bad_import_raises_torch.py", "raised RuntimeError while being imported"),
+    ("bad_step_raises_torch.py", "step\\(\\) raised RuntimeError at step 0"),
+])
+def test_bad_scripts_give_clear_errors(models_dir, script, message):
+    with pytest.raises(ScriptError, match=message) as info:
+        trace_script(models_dir / script, steps=1)
+    assert "\n" not in info.value.message
+
+
+def test_user_traceback_shows_only_user_frames(models_dir):
+    with pytest.raises(ScriptError) as info:
+        trace_script(models_dir / "bad_step_raises_torch.py", steps=1)
+    details = info.value.details
+    assert "bad_step_raises_torch.py" in details and "torch_tracer.py" not in details

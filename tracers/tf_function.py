@@ -1,0 +1,270 @@
+"""Capture of tf.function steps: find the function to trace, record what the tape differentiated
+while TensorFlow traces it, describe the concrete function for the converter, and run its graph
+with summaries attached (one run per step, the same ops TensorFlow would run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
+from tracers.tf_values import SummaryPlan
+
+
+@dataclass
+class TapeRecord:
+    """One tape.gradient call seen while tracing: its target and (source, gradient) pairs."""
+
+    targets: list[Any]
+    pairs: list[tuple[Any, Any]]
+    graph: Any
+
+
+class TapeRecorder:
+    """Context manager that records every GradientTape.gradient call made in graph mode."""
+
+    def __init__(self, tf: Any) -> None:
+        self.tf = tf
+        self.records: list[TapeRecord] = []
+        self._orig: Any = None
+
+    def __enter__(self) -> TapeRecorder:
+        tf = self.tf
+        cls = tf.GradientTape
+        orig = self._orig = cls.gradient
+        records = self.records
+
+        def gradient(tape: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(tape, target, sources, *args, **kwargs)
+            if not tf.executing_eagerly():
+                flat_s = tf.nest.flatten(sources)
+                flat_r = tf.nest.flatten(result, expand_composites=False)
+                if len(flat_s) == len(flat_r):
+                    targets = [t for t in tf.nest.flatten(target) if hasattr(t, "graph")]
+                    graph = targets[0].graph if targets else None
+                    records.append(TapeRecord(targets, list(zip(flat_s, flat_r, strict=True)),
+                                              graph))
+            return result
+
+        cls.gradient = gradient
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.tf.GradientTape.gradient = self._orig
+
+
+def tf_variable(v: Any) -> Any:
+    """The tf.Variable behind a Keras 3 variable (or v itself)."""
+    inner = getattr(v, "value", None)
+    return inner if hasattr(inner, "handle") and not callable(inner) else v
+
+
+def var_info(v: Any) -> VarInfo:
+    """Name, trainability, shape and dtype of a tf.Variable or Keras variable."""
+    name = getattr(v, "path", None) or tf_variable(v).name
+    name = name[:-2] if name.endswith(":0") else name
+    shape = [-1 if d is None else int(d) for d in tf_variable(v).shape.as_list()]
+    return VarInfo(name=name, trainable=bool(getattr(v, "trainable", True)), shape=shape,
+                   dtype=dtype_of(tf_variable(v)))
+
+
+def collect_variables(*sources: Any) -> dict[int, Any]:
+    """id(resource handle) -> variable, from models, optimizers, dicts and lists of variables."""
+    out: dict[int, Any] = {}
+
+    def add(v: Any) -> None:
+        tv = tf_variable(v)
+        handle = getattr(tv, "handle", None)
+        if handle is not None and id(handle) not in out:
+            out[id(handle)] = v
+
+    for src in sources:
+        if src is None:
+            continue
+        if isinstance(src, dict):
+            items = list(src.values())
+        elif isinstance(src, (list, tuple)):
+            items = list(src)
+        elif hasattr(src, "variables") and not hasattr(src, "handle"):
+            try:
+                items = list(src.variables)
+            except (TypeError, ValueError, AttributeError):
+                items = []
+        else:
+            items = [src]
+        for v in items:
+            if hasattr(tf_variable(v), "handle"):
+                add(v)
+    return out
+
+
+@dataclass
+class FunctionInfo:
+    """A converted concrete function's spec plus what running it needs."""
+
+    cf: Any
+    spec: GraphSpec
+    n_args: int
+    loss_tensor: str | None
+    var_by_handle_op: dict[str, Any] = field(default_factory=dict)
+
+
+def describe(tf: Any, cf: Any, variables: dict[int, Any], records: list[TapeRecord],
+             optimizer: Any) -> FunctionInfo:
+    """Build the converter's GraphSpec for a concrete function from its captures and tapes."""
+    graph = cf.graph
+    inputs = list(graph.inputs)
+    captured = list(cf.captured_inputs)
+    n_args = len(inputs) - len(captured)
+    for v in getattr(graph, "variables", ()):
+        collect_variables_into(variables, v)
+    spec = GraphSpec(exclude_prefix="")
+    var_by_handle: dict[str, Any] = {}
+    handle_of_var: dict[int, str] = {}
+    used_names: set[str] = set()
+    for internal, external in zip(inputs[n_args:], captured, strict=True):
+        op = internal.op
+        if dtype_of(internal) == "resource":
+            v = variables.get(id(external))
+            if v is None:
+                continue
+            info = var_info(v)
+            base, k = info.name, 1
+            while info.name in used_names:
+                info.name = f"{base}_{k}"
+                k += 1
+            used_names.add(info.name)
+            spec.variables[op.name] = info
+            var_by_handle[op.name] = v
+            handle_of_var[id(tf_variable(v))] = op.name
+        else:
+            spec.inputs.add(op.name)
+    for t in inputs[:n_args]:
+        if dtype_of(t) != "resource":
+            spec.inputs.add(t.op.name)
+    spec.output_tensors = [t.name for t in graph.outputs if t is not None]
+    mine = [r for r in records if r.graph is graph]
+    for rec in mine:
+        for t in rec.targets:
+            if t.name not in spec.loss_tensors:
+                spec.loss_tensors.append(t.name)
+        for src, grad in rec.pairs:
+            gt = getattr(grad, "values", grad) if grad is not None else None
+            gname = gt.name if gt is not None and getattr(gt, "graph", None) is graph else None
+            h = handle_of_var.get(id(tf_variable(src)))
+            if h is not None:
+                if gname or h not in spec.grad_tensors:
+                    spec.grad_tensors[h] = gname
+            elif getattr(src, "graph", None) is graph and gname:
+                spec.input_grads[src.op.name] = gname
+    if optimizer is not None:
+        name = str(getattr(optimizer, "name", "") or "").lower()
+        if name:
+            spec.optimizer_scopes.add(name)
+    loss = spec.loss_tensors[0] if spec.loss_tensors else _loss_from_outputs(graph)
+    if loss and not spec.loss_tensors:
+        spec.loss_tensors.append(loss)
+    return FunctionInfo(cf=cf, spec=spec, n_args=n_args, loss_tensor=loss,
+                        var_by_handle_op=var_by_handle)
+
+
+def collect_variables_into(out: dict[int, Any], v: Any) -> None:
+    """Add one variable to an id(handle) -> variable map (graph.variables of a FuncGraph)."""
+    handle = getattr(tf_variable(v), "handle", None)
+    if handle is not None:
+        out.setdefault(id(handle), v)
+
+
+def _loss_from_outputs(graph: Any) -> str | None:
+    """The first scalar float output, seen through the Identity ops tf.function adds."""
+    for t in graph.outputs:
+        if t is None or not is_numeric(t) or not t.dtype.is_floating:
+            continue
+        while t.op.type == "Identity" and t.op.inputs:
+            t = t.op.inputs[0]
+        return t.name
+    return None
+
+
+class StepRunner:
+    """Runs a concrete function's graph, imported into a new function that also returns the
+    summaries of the planned tensors and the variables' values after each update op."""
+
+    def __init__(self, tf: Any, cf: Any, plan: SummaryPlan,
+                 post_dtypes: dict[str, str]) -> None:
+        graph = cf.graph
+        gdef = graph.as_graph_def()
+        inputs = list(graph.inputs)
+        captured = list(cf.captured_inputs)
+        n_args = len(inputs) - len(captured)
+        out_names = [t.name for t in graph.outputs if t is not None]
+        fetch = [n for n in plan.tensors if not n.startswith("post:")]
+        post_ops = [n[5:] for n in plan.tensors if n.startswith("post:")]
+
+        def body(*flat: Any) -> Any:
+            fg = tf.compat.v1.get_default_graph()
+            input_map = {t.name: a for t, a in zip(inputs[:n_args], flat, strict=True)}
+            for t, c in zip(inputs[n_args:], captured, strict=True):
+                input_map[t.name] = fg.capture(c)
+            res = tf.graph_util.import_graph_def(
+                gdef, input_map=input_map, return_elements=out_names + fetch + post_ops,
+                name="gs")
+            outs = res[:len(out_names)]
+            by_name = dict(zip(fetch, res[len(out_names):len(out_names) + len(fetch)],
+                               strict=True))
+            for name, op in zip(post_ops, res[len(out_names) + len(fetch):], strict=True):
+                with tf.control_dependencies([op]):
+                    by_name["post:" + name] = tf.raw_ops.ReadVariableOp(
+                        resource=op.inputs[0], dtype=tf.as_dtype(post_dtypes[name]))
+            return list(outs), [by_name[n] for n in plan.tensors]
+
+        specs = [tf.TensorSpec(t.shape, t.dtype) for t in inputs[:n_args]]
+        self.fn = tf.function(body, autograph=False).get_concrete_function(*specs)
+
+    def __call__(self, flat_args: list[Any]) -> tuple[Any, Any]:
+        return self.fn(*flat_args)
+
+
+def flatten_args(tf: Any, args: tuple, n_args: int) -> list[Any]:
+    """The tensors a concrete function takes for these Python arguments, in its order."""
+    flat = [a for a in tf.nest.flatten(args, expand_composites=True)
+            if hasattr(a, "dtype") or hasattr(a, "__array__")]
+    return [a if hasattr(a, "graph") or tf.is_tensor(a) else tf.convert_to_tensor(a)
+            for a in flat][:n_args]
+
+
+def signature_reason(old: Any, new: Any) -> str:
+    """Why a new concrete function was traced, from the two input signatures."""
+    if old is None:
+        return "first call"
+    a, b = old.structured_input_signature, new.structured_input_signature
+    if a == b:
+        return "same input signature; a Python value or captured object changed"
+    fa, fb = _flat_specs(a), _flat_specs(b)
+    for i, (x, y) in enumerate(zip(fa, fb, strict=False)):
+        if x != y:
+            return f"new input signature: argument {i} was {x}, now {y}"
+    return f"new input signature: {len(fa)} -> {len(fb)} arguments"
+
+
+def _flat_specs(sig: Any) -> list[str]:
+    out: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                walk(y)
+        elif isinstance(x, dict):
+            for k in sorted(x):
+                walk(x[k])
+        else:
+            out.append(str(x))
+
+    walk(sig)
+    return out
+
+
+StepFn = Callable[..., Any]
+__all__ = ["FunctionInfo", "StepRunner", "TapeRecorder", "collect_variables", "describe",
+           "flatten_args", "shape_of", "signature_reason"]
