@@ -106,6 +106,7 @@ class _Names:
         self.params: dict[int, str] = {}       # id(tensor) -> parameter name
         self.by_name: dict[str, torch.Tensor] = {}
         self.inputs: dict[int, str] = {}       # id(tensor) -> variable name
+        self.buffers: dict[int, str] = {}      # id(tensor) -> module buffer name
         self.optimizers: list[torch.optim.Optimizer] = []
 
     @classmethod
@@ -141,6 +142,8 @@ class _Names:
                 self.roots.add(id(model))
             for path, p in model.named_parameters():
                 self._add_param(".".join(x for x in (prefix, path) if x), p)
+            for path, b in model.named_buffers():
+                self.buffers.setdefault(id(b), ".".join(x for x in (prefix, path) if x))
         for name, t in ms.params.items():
             self._add_param(name, t)
         for var, val in found.items():
@@ -436,10 +439,18 @@ class _Recorder:
         if pname is None and t.requires_grad and t.is_leaf:
             pname = f"leaf{len(self.names.params)}"
             self.names._add_param(pname, t)
+        bname = self.names.buffers.get(tid)
         if pname is not None:
             nid = f"p:{pname}"
             if nid not in self.nodes:
                 self.nodes[nid] = self._param_attrs(pname, t)
+        elif bname is not None:  # BatchNorm running stats and other module state
+            nid = f"c:{bname}"
+            if nid not in self.nodes:
+                self.nodes[nid] = {"label": bname, "op": "buffer", "kind": "constant",
+                                   "phase": "forward", "scope": _param_scope(bname), "order": -1,
+                                   "key": f"buffer:{bname}", "name": bname, **_meta(t)}
+                self._stats(self.nodes[nid], "value", t)
         else:
             vname = self.names.inputs.get(tid) or f"input{sum(n[:3] == 'in:' for n in self.nodes)}"
             nid = f"in:{vname}"

@@ -1,1 +1,1 @@
-"""graphstage viewers: Graphviz export, the CLI and the Qt desktop app (no torch/tensorflow imports)."""
+"""graphstage viewers: Graphviz export, the CLI and the Qt app (no torch/tensorflow here)."""

@@ -74,7 +74,8 @@ def run(source: str, fmt: str, *, engine: Engine | None = None, timeout: float =
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise GraphvizError(f"{engine.name} took longer than {timeout:.0f} s; the graph is too "
-                            "big to lay out in one piece: collapse scopes or export a part") from None
+                            "big to lay out in one piece: collapse scopes (--collapse-depth) "
+                            "or export a part") from None
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GraphvizError(f"{engine.name} failed (exit {proc.returncode}): "
