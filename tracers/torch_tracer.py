@@ -196,6 +196,7 @@ class _Recorder:
         self.produced: dict[int, tuple[str, weakref.ref]] = {}   # id(tensor) -> producer node
         self.created_by: dict[Any, str] = {}                     # autograd node -> forward node
         self.bnode_of: dict[Any, str] = {}                       # autograd node -> backward id
+        self.acc_of: dict[str, str] = {}                         # parameter id -> grad_acc id
         self.scope_stack: list[tuple[int, str]] = []             # (id(module), scope string)
         self.module_calls: dict[int, int] = {}
         self.op_calls: dict[str, int] = {}
@@ -530,6 +531,7 @@ class _Recorder:
             var = fn.variable
             pid = self._source(var)
             pname = self.nodes[pid]["label"]
+            self.acc_of[pid] = bid
             return {"label": f"∇ {pname}", "op": "AccumulateGrad", "kind": "grad_acc",
                     "phase": "backward", "scope": self.nodes[pid]["scope"], "order": -1,
                     "key": f"grad:{pname}", "param": pid, **_meta(var)}
@@ -625,11 +627,9 @@ class _Recorder:
             }
             if t is not None:
                 self._stats(self.nodes[nid], "value", t)
-            acc = f"grad:{pname}"
-            for bid, attrs in self.nodes.items():
-                if attrs.get("key") == acc:
-                    self.edges.append((bid, nid, {"phase": "update", "role": "update"}))
-                    break
+            acc = self.acc_of.get(pnode)
+            if acc is not None:
+                self.edges.append((acc, nid, {"phase": "update", "role": "update"}))
 
     def build(self, model: str, step: int) -> nx.DiGraph:
         """The finished step graph (valid under the contract)."""
