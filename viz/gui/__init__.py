@@ -1,0 +1,6 @@
+"""The graphstage desktop app: PySide6 windows that animate traced step graphs.
+
+Importing this package imports nothing heavy; ``viz.gui.app.main`` is the entry point.
+"""
+
+import viz.qtfix  # noqa: F401  (before any Qt call: PySide6 6.12 / CPython 3.11 refcount bug)

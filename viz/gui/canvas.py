@@ -1,0 +1,354 @@
+"""The graph view: a QGraphicsView that draws one DisplayGraph and morphs between steps.
+
+It only renders: it receives a DisplayGraph plus its Layout from the pane, is told which boxes are
+lit by the Player, and reports clicks as signals. Zoom: wheel / +/- ; pan: drag; F: fit.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from viz.gui.animation import AnimationClock, Tween
+from viz.gui.items import ClusterItem, EdgeItem, NodeItem, PulseItem, measure
+from viz.gui.theme import Theme, detail_font
+from viz.gui.viewgraph import DisplayGraph, scope_title
+from viz.layout import Layout, LayoutSpec
+
+MORPH_S = 0.65
+
+
+def layout_spec(display: DisplayGraph) -> LayoutSpec:
+    """The Graphviz input for a display graph: Qt-measured box sizes inside scope clusters."""
+    sizes = {k: measure(n.label if not n.is_group else "▸ " + n.label, n.detail, n.is_group)
+             for k, n in display.nodes.items()}
+    paths = display.cluster_paths()
+    count: dict[str, int] = {}
+    for p in paths.values():
+        for c in p:
+            count[c] = count.get(c, 0) + 1
+    # a scope holding a single box gets no frame of its own (less clutter, same meaning)
+    paths = {k: tuple(c for c in p if count[c] >= 2) for k, p in paths.items()}
+    labels = {c: c for p in paths.values() for c in p}
+    return LayoutSpec(sizes, list(display.edges), paths, labels)
+
+
+class GraphCanvas(QGraphicsView):
+    """Scene of node, edge, cluster and pulse items for the current step of one pane."""
+
+    nodeClicked = Signal(str)
+    nodeDoubleClicked = Signal(str)
+    clusterDoubleClicked = Signal(str)
+    morphStarted = Signal()
+    morphFinished = Signal()
+
+    def __init__(self, clock: AnimationClock, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.clock = clock
+        self.theme = theme
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.display: DisplayGraph | None = None
+        self.layout_: Layout | None = None
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[tuple[str, str], EdgeItem] = {}
+        self.clusters: dict[str, ClusterItem] = {}
+        self._pulses: list[PulseItem] = []
+        self._morph: Tween | None = None
+        self._dying: list = []
+        self._callout = QGraphicsSimpleTextItem()
+        self._callout.setZValue(10)
+        self._callout.setFont(detail_font())
+        self._callout.setVisible(False)
+        self.scene().addItem(self._callout)
+        self.value_text = None  # callable(node_id) -> str, set by the pane
+        self.legend: tuple[str, float, float] | None = None
+        self.apply_theme(theme)
+
+    # ---- building and morphing ------------------------------------------------------------
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Repaint every item with another theme."""
+        self.theme = theme
+        self.setBackgroundBrush(theme.background)
+        self._callout.setBrush(theme.text)
+        for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
+            it.theme = theme
+            if isinstance(it, EdgeItem):
+                it._restyle()
+            it.update()
+
+    def show_graph(self, display: DisplayGraph, layout: Layout, morph: bool = False,
+                   added: set[str] | None = None) -> None:
+        """Show display at layout; morph=True glides kept boxes and fades others in and out."""
+        if self._morph is not None:
+            self._morph.finish()
+        old_nodes, old_edges, old_clusters = self.nodes, self.edges, self.clusters
+        self.display, self.layout_ = display, layout
+        scene = self.scene()
+        new_nodes: dict[str, NodeItem] = {}
+        moves: list[tuple[NodeItem, QPointF, QPointF]] = []
+        fade_in: list = []
+        fade_out: list = []
+        for key, dn in display.nodes.items():
+            cx, cy, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
+            item = old_nodes.get(key)
+            target = QPointF(cx, cy)
+            if item is not None and (item.w, item.h, item.label, item.detail) == \
+                    (w, h, dn.label, dn.detail):
+                moves.append((item, item.pos(), target))
+            else:
+                if item is not None:
+                    fade_out.append(item)
+                    start = item.pos()
+                else:
+                    start = None
+                item = NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, self.theme)
+                item.setPos(target if start is None or not morph else start)
+                scene.addItem(item)
+                if start is not None and morph:
+                    moves.append((item, start, target))
+                else:
+                    fade_in.append(item)
+            item.set_flag("added", bool(added and key in added))
+            new_nodes[key] = item
+        fade_out += [it for k, it in old_nodes.items() if k not in new_nodes]
+        self.nodes = new_nodes
+        self.edges = {}
+        for ek, de in display.edges.items():
+            pts = layout.edges.get(ek)
+            if pts is None:
+                continue
+            e = EdgeItem(ek, pts, de.role, de.phase, de.shape, self.theme)
+            scene.addItem(e)
+            self.edges[ek] = e
+        self.clusters = {}
+        for cid, (x, y, w, h) in layout.clusters.items():
+            phase, _, scope = cid.partition(":")
+            c = ClusterItem(cid, scope, scope_title(scope), QRectF(x, y, w, h), phase, self.theme)
+            scene.addItem(c)
+            self.clusters[cid] = c
+        old_other = [*old_edges.values(), *old_clusters.values()]
+        scene.setSceneRect(QRectF(-40, -40, layout.width + 80, layout.height + 80))
+        self._pulses_hide()
+        if not morph:
+            for it in fade_out + old_other:
+                scene.removeItem(it)
+            for it, _a, b in moves:
+                it.setPos(b)
+            for it in fade_in:
+                it.setOpacity(1.0)
+            self._dying = []
+            return
+        new_other = [*self.edges.values(), *self.clusters.values()]
+        for it in new_other + fade_in:
+            it.setOpacity(0.0)
+        self._dying = fade_out + old_other
+
+        def update(p: float) -> None:
+            for it, a, b in moves:
+                it.setPos(a + (b - a) * p)
+            for it in fade_out:
+                it.setOpacity(max(0.0, 1 - p * 2))
+            for it in old_other:
+                it.setOpacity(max(0.0, 1 - p * 3))
+            for it in fade_in:
+                it.setOpacity(max(0.0, (p - 0.3) / 0.7))
+            for it in new_other:
+                it.setOpacity(max(0.0, (p - 0.6) / 0.4))
+            if p > 0 and not self._morph_started:
+                self._morph_started = True
+                self.morphStarted.emit()
+
+        def done() -> None:
+            for it in self._dying:
+                if it.scene() is scene:
+                    scene.removeItem(it)
+            self._dying = []
+            self._morph = None
+            self.morphFinished.emit()
+
+        self._morph_started = False
+        self._morph = Tween(self.clock, MORPH_S, update, done)
+        self._morph.start()
+
+    def finish_morph(self) -> None:
+        """Complete a running morph at once (before screenshots and exports)."""
+        if self._morph is not None:
+            self._morph.finish()
+
+    @property
+    def morphing(self) -> bool:
+        return self._morph is not None
+
+    # ---- what the Player drives -------------------------------------------------------------
+
+    def set_node_states(self, states: dict[str, str]) -> None:
+        if not states:
+            for it in self.nodes.values():
+                it.set_state("idle")
+            return
+        for k, s in states.items():
+            it = self.nodes.get(k)
+            if it is not None:
+                it.set_state(s)
+
+    def _pulses_hide(self) -> None:
+        for p in self._pulses:
+            p.setVisible(False)
+
+    def set_pulses(self, pulses: list[tuple[tuple[str, str], float, str]]) -> None:
+        while len(self._pulses) < len(pulses):
+            p = PulseItem()
+            self.scene().addItem(p)
+            self._pulses.append(p)
+        for item, (ek, frac, phase) in zip(self._pulses, pulses, strict=False):
+            e = self.edges.get(ek)
+            if e is None:
+                item.setVisible(False)
+                continue
+            item.set_color(self.theme.phase.get(phase, self.theme.highlight))
+            item.setPos(e.path().pointAtPercent(min(1.0, max(0.0, frac))))
+            item.setVisible(True)
+        for item in self._pulses[len(pulses):]:
+            if item.isVisible():
+                item.setVisible(False)
+
+    def set_current(self, key: str | None, node: str | None) -> None:
+        it = self.nodes.get(key) if key else None
+        if it is None or node is None or self.value_text is None:
+            if self._callout.isVisible():
+                self._callout.setVisible(False)
+            return
+        text = self.value_text(node)
+        if not text:
+            self._callout.setVisible(False)
+            return
+        if self._callout.text() != text:
+            self._callout.setText(text)
+        self._callout.setPos(it.pos() + QPointF(it.w / 2 + 10, -8))
+        self._callout.setVisible(True)
+
+    # ---- highlighting, selection, overlay -------------------------------------------------
+
+    def set_highlight(self, keys: set[str]) -> None:
+        for k, it in self.nodes.items():
+            it.set_flag("highlighted", k in keys)
+
+    def select_key(self, key: str | None, center: bool = False) -> None:
+        self.scene().clearSelection()
+        it = self.nodes.get(key) if key else None
+        if it is not None:
+            it.setSelected(True)
+            if center:
+                self.centerOn(it)
+
+    def set_overlay(self, colors: dict[str, QColor] | None) -> None:
+        for k, it in self.nodes.items():
+            it.set_flag("overlay", colors.get(k) if colors else None)
+
+    def set_legend(self, legend: tuple[str, float, float] | None) -> None:
+        """Show (title, low, high) as a colour bar in the view's corner, or hide it."""
+        self.legend = legend
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.legend is None:
+            return
+        from viz.gui.summary import fmt, ramp
+        title, lo, hi = self.legend
+        painter.save()
+        painter.resetTransform()
+        x, y, w, h = 14, self.viewport().height() - 58, 200, 12
+        painter.setPen(Qt.PenStyle.NoPen)
+        bg = QColor(self.theme.background)
+        bg.setAlpha(225)
+        painter.setBrush(bg)
+        painter.drawRoundedRect(QRectF(x - 8, y - 22, w + 16, 58), 6, 6)
+        for i in range(w):
+            painter.setPen(ramp(i / (w - 1)))
+            painter.drawLine(x + i, y, x + i, y + h)
+        painter.setPen(self.theme.text)
+        painter.setFont(detail_font())
+        painter.drawText(QRectF(x, y - 18, w, 14), Qt.AlignmentFlag.AlignLeft,
+                         f"{title} (log scale)")
+        painter.drawText(QRectF(x, y + h + 3, w, 14), Qt.AlignmentFlag.AlignLeft, fmt(lo))
+        painter.drawText(QRectF(x, y + h + 3, w, 14), Qt.AlignmentFlag.AlignRight, fmt(hi))
+        painter.restore()
+
+    # ---- navigation --------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        """Fit the whole graph, but never magnify small graphs beyond 1.25x."""
+        r = self.scene().itemsBoundingRect()
+        if r.isEmpty():
+            return
+        self.fitInView(r.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() > 1.25:
+            self.resetTransform()
+            self.scale(1.25, 1.25)
+            self.centerOn(r.center())
+
+    def initial_view(self) -> None:
+        """Fit small graphs; show big ones from the top at a zoom where labels are readable."""
+        self.fit()
+        if self.transform().m11() < 0.45 and self.nodes:
+            self.resetTransform()
+            self.scale(0.6, 0.6)
+            top = min(self.nodes.values(), key=lambda it: it.pos().y())
+            r = self.scene().itemsBoundingRect()
+            self.centerOn(QPointF(top.pos().x(), r.top() + self.viewport().height() / 1.2 / 2))
+
+    def zoom(self, factor: float) -> None:
+        z = self.transform().m11() * factor
+        if 0.02 < z < 8:
+            self.scale(factor, factor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        self.zoom(1.0015 ** event.angleDelta().y())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        k = event.key()
+        if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.25)
+        elif k == Qt.Key.Key_Minus:
+            self.zoom(0.8)
+        elif k == Qt.Key.Key_0:
+            self.resetTransform()
+        else:
+            super().keyPressEvent(event)
+
+    def _item_at(self, event: QMouseEvent):
+        for it in self.items(event.position().toPoint()):
+            if isinstance(it, (NodeItem, ClusterItem)):
+                return it
+        return None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        it = self._item_at(event)
+        if isinstance(it, NodeItem) and event.button() == Qt.MouseButton.LeftButton:
+            self.nodeClicked.emit(it.key)
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        it = self._item_at(event)
+        if isinstance(it, NodeItem):
+            self.nodeDoubleClicked.emit(it.key)
+        elif isinstance(it, ClusterItem):
+            self.clusterDoubleClicked.emit(it.scope)
+        else:
+            super().mouseDoubleClickEvent(event)

@@ -1,0 +1,150 @@
+"""The state of one pane: the trace session, the current step, collapsed scopes, selection.
+
+Widgets read from it and call its methods; it knows nothing about items or layout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from viz.gui.viewgraph import (
+    DisplayGraph,
+    all_scopes,
+    build_display,
+    depth_collapse,
+    max_depth,
+    readable_collapse,
+    scope_prefixes,
+)
+
+if TYPE_CHECKING:
+    from tracers.contract import StepDiff
+    from tracers.session import TraceSession
+
+
+class StageController(QObject):
+    """Session + step + collapse state + selection for one pane, with change signals."""
+
+    sessionChanged = Signal()
+    displayChanged = Signal(str)       # reason: "load" | "step" | "collapse"
+    selectionChanged = Signal(str)     # display key, or "" for none
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session: TraceSession | None = None
+        self.source = ""
+        self.step = 0
+        self.collapsed: set[str] = set()
+        self.selected = ""
+        self._display: dict[tuple[int, frozenset], DisplayGraph] = {}
+
+    # ---- session and step -------------------------------------------------------------------
+
+    def set_session(self, session: TraceSession, source: str = "", step: int = 0) -> None:
+        """Show a freshly loaded session, opened at a readable collapse depth."""
+        self.session = session
+        self.source = source
+        self._display.clear()
+        self.step = max(0, min(step, len(session.steps) - 1))
+        self.collapsed = readable_collapse(session.steps[self.step]) if session.steps else set()
+        self.selected = ""
+        self.sessionChanged.emit()
+        self.displayChanged.emit("load")
+
+    @property
+    def graph(self):
+        return self.session.steps[self.step] if self.session and self.session.steps else None
+
+    @property
+    def step_count(self) -> int:
+        return len(self.session.steps) if self.session else 0
+
+    def set_step(self, step: int) -> None:
+        if self.session is None or not self.session.steps:
+            return
+        step = max(0, min(step, len(self.session.steps) - 1))
+        if step != self.step:
+            self.step = step
+            self.displayChanged.emit("step")
+
+    def step_diff(self, step: int | None = None) -> StepDiff:
+        """Structural change into `step` (default: the current one) from the step before."""
+        from tracers.contract import diff_steps
+        step = self.step if step is None else step
+        before = self.session.steps[step - 1] if step > 0 else None
+        return diff_steps(before, self.session.steps[step])
+
+    def display(self, step: int | None = None) -> DisplayGraph:
+        """The boxes and arrows of a step under the current collapse state (memoised)."""
+        step = self.step if step is None else step
+        key = (step, frozenset(self.collapsed))
+        d = self._display.get(key)
+        if d is None:
+            if len(self._display) > 64:
+                self._display.clear()
+            d = self._display[key] = build_display(self.session.steps[step], self.collapsed)
+        return d
+
+    # ---- hierarchy ---------------------------------------------------------------------------
+
+    def toggle_scope(self, scope: str) -> None:
+        """Collapse an open scope or expand a collapsed one (its children stay collapsed)."""
+        if scope in self.collapsed:
+            self.collapsed.discard(scope)
+            g = self.graph
+            kids = {s for s in all_scopes(g) if s.startswith(scope) and s != scope
+                    and len(scope_prefixes(s)) == len(scope_prefixes(scope)) + 1}
+            if g is not None and len(build_display(g, self.collapsed | kids).nodes) \
+                    < len(build_display(g, self.collapsed).nodes):
+                self.collapsed |= kids
+        else:
+            self.collapsed.add(scope)
+        self.displayChanged.emit("collapse")
+
+    def expand_all(self) -> None:
+        self.collapsed = set()
+        self.displayChanged.emit("collapse")
+
+    def collapse_to_depth(self, depth: int) -> None:
+        if self.graph is not None:
+            self.collapsed = depth_collapse(self.graph, depth)
+            self.displayChanged.emit("collapse")
+
+    def max_depth(self) -> int:
+        return max_depth(self.graph) if self.graph is not None else 0
+
+    def reveal(self, node_id: str) -> str:
+        """Expand whatever hides node_id; return its display key."""
+        g = self.graph
+        if g is None or node_id not in g:
+            return ""
+        hidden = [p for p in scope_prefixes(g.nodes[node_id].get("scope", ""))
+                  if p in self.collapsed]
+        if hidden:
+            self.collapsed -= set(hidden)
+            self.displayChanged.emit("collapse")
+        return self.display().rep[node_id]
+
+    # ---- selection and search ----------------------------------------------------------------
+
+    def select(self, key: str) -> None:
+        self.selected = key
+        self.selectionChanged.emit(key)
+
+    def search(self, text: str) -> list[str]:
+        """Display keys whose node label, op, key or scope contains text (case-insensitive)."""
+        text = text.strip().lower()
+        if not text or self.graph is None:
+            return []
+        d = self.display()
+        hits: list[str] = []
+        for n, a in self.graph.nodes(data=True):
+            hay = f"{a.get('label', '')}\n{a.get('op', '')}\n{a.get('key', '')}\n" \
+                  f"{a.get('scope', '')}\n{a.get('name', '')}".lower()
+            if text in hay:
+                k = d.rep[n]
+                if k not in hits:
+                    hits.append(k)
+        return hits

@@ -1,0 +1,361 @@
+"""The scene's graphics items: node boxes, arrows, scope clusters and travelling pulses."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsSceneHoverEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from viz.gui.theme import Theme, detail_font, label_font
+
+NODE_H = 38
+GROUP_H = 44
+MIN_W, MAX_W, PAD = 64, 250, 18
+
+_LABEL_FM: QFontMetricsF | None = None
+_DETAIL_FM: QFontMetricsF | None = None
+
+
+def _metrics() -> tuple[QFontMetricsF, QFontMetricsF]:
+    global _LABEL_FM, _DETAIL_FM
+    if _LABEL_FM is None:
+        _LABEL_FM, _DETAIL_FM = QFontMetricsF(label_font()), QFontMetricsF(detail_font())
+    return _LABEL_FM, _DETAIL_FM  # type: ignore[return-value]
+
+
+def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]:
+    """Box size for a label and detail line, from Qt's font metrics (main thread)."""
+    lf, df = _metrics()
+    w = max(lf.horizontalAdvance(label) + (16 if group else 0), df.horizontalAdvance(detail))
+    return float(min(MAX_W, max(MIN_W, math.ceil(w) + PAD))), float(GROUP_H if group else NODE_H)
+
+
+class NodeItem(QGraphicsItem):
+    """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state."""
+
+    def __init__(self, key: str, label: str, detail: str, kind: str, phase: str,
+                 w: float, h: float, theme: Theme) -> None:
+        super().__init__()
+        self.key, self.label, self.detail, self.kind, self.phase = key, label, detail, kind, phase
+        self.w, self.h, self.theme = w, h, theme
+        self.state = "idle"            # idle | active | done
+        self.highlighted = False       # search match
+        self.added = False             # new in this step (diff marker)
+        self.overlay: QColor | None = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(2)
+        self.setToolTip(f"{label}\n{detail}\nkey: {key}")
+        self._shape = self._outline()
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind == "group"
+
+    def boundingRect(self) -> QRectF:
+        m = 7.0
+        return QRectF(-self.w / 2 - m, -self.h / 2 - m, self.w + 2 * m, self.h + 2 * m)
+
+    def shape(self) -> QPainterPath:
+        return self._shape
+
+    def _outline(self) -> QPainterPath:
+        w, h = self.w, self.h
+        r = QRectF(-w / 2, -h / 2, w, h)
+        p = QPainterPath()
+        if self.kind in ("loss", "update"):
+            p.addRoundedRect(r, h / 2, h / 2)
+        elif self.kind == "parameter":
+            c = 9.0
+            p.addPolygon(QPolygonF([QPointF(r.left() + c, r.top()), QPointF(r.right() - c, r.top()),
+                                    QPointF(r.right(), r.top() + c),
+                                    QPointF(r.right(), r.bottom() - c),
+                                    QPointF(r.right() - c, r.bottom()),
+                                    QPointF(r.left() + c, r.bottom()),
+                                    QPointF(r.left(), r.bottom() - c),
+                                    QPointF(r.left(), r.top() + c)]))
+            p.closeSubpath()
+        elif self.kind == "input":
+            s = 8.0
+            p.addPolygon(QPolygonF([QPointF(r.left() + s, r.top()), QPointF(r.right(), r.top()),
+                                    QPointF(r.right() - s, r.bottom()),
+                                    QPointF(r.left(), r.bottom())]))
+            p.closeSubpath()
+        else:
+            p.addRoundedRect(r, 6, 6)
+        return p
+
+    def set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def set_flag(self, name: str, value: object) -> None:
+        """Set highlighted / added / overlay and repaint if it changed."""
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+            self.update()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        t = self.theme
+        hue = t.hue(self.kind, self.phase)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if self.overlay is not None:
+            fill, text = self.overlay, _contrast(self.overlay)
+        elif self.state == "active":
+            fill, text = hue, QColor("white")
+        elif self.state == "done":
+            fill, text = t.tint(hue, 0.42 if t.dark else 0.30), t.text
+        else:
+            fill, text = t.tint(hue, 0.16 if t.dark else 0.09), t.text
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
+        if self.state == "active":
+            glow = QColor(hue)
+            glow.setAlpha(90)
+            painter.setPen(QPen(glow, 8))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._shape)
+        if self.is_group:
+            back = QPainterPath(self._shape)
+            painter.setPen(QPen(hue, 1.2))
+            painter.setBrush(t.tint(hue, 0.05))
+            painter.drawPath(back.translated(4, 4))
+        pen = QPen(hue, 2.2 if self.kind in ("parameter", "loss", "group") else 1.3)
+        if self.kind in ("grad_acc", "constant"):
+            pen.setStyle(Qt.PenStyle.DashLine)
+        if self.isSelected():
+            pen = QPen(t.highlight, 3)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawPath(self._shape)
+        if self.highlighted:
+            painter.setPen(QPen(t.highlight, 3.5))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(self.boundingRect().adjusted(2, 2, -2, -2), 9, 9)
+        if self.added:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(t.added)
+            painter.drawEllipse(QPointF(self.w / 2 - 2, -self.h / 2 + 2), 6.5, 6.5)
+            painter.setPen(QPen(QColor("white"), 1.8))
+            c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
+            painter.drawLine(c + QPointF(-3.5, 0), c + QPointF(3.5, 0))
+            painter.drawLine(c + QPointF(0, -3.5), c + QPointF(0, 3.5))
+        if lod < 0.28:
+            return
+        lf, df = _metrics()
+        inner = self.w - PAD + 4
+        label = self.label
+        painter.setPen(text)
+        painter.setFont(label_font())
+        top = -self.h / 2
+        if self.is_group:
+            label = "▸ " + label
+        label = lf.elidedText(label, Qt.TextElideMode.ElideMiddle, inner)
+        painter.drawText(QRectF(-self.w / 2, top + 4, self.w, 18),
+                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, label)
+        if self.detail:
+            sub = QColor(text)
+            sub.setAlphaF(0.72)
+            painter.setPen(sub)
+            painter.setFont(detail_font())
+            detail = df.elidedText(self.detail, Qt.TextElideMode.ElideRight, inner)
+            painter.drawText(QRectF(-self.w / 2, top + 20, self.w, 14),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, detail)
+
+
+def _contrast(c: QColor) -> QColor:
+    return QColor("black") if c.lightnessF() > 0.55 else QColor("white")
+
+
+class EdgeItem(QGraphicsPathItem):
+    """An arrow along a Graphviz spline; tensor shape and role on hover."""
+
+    def __init__(self, key: tuple[str, str], points: list[tuple[float, float]], role: str,
+                 phase: str, shape: list | None, theme: Theme) -> None:
+        super().__init__()
+        self.key, self.role, self.phase, self.theme = key, role, phase, theme
+        self.points = points
+        self.hovered = False
+        self.setZValue(1)
+        self.setAcceptHoverEvents(True)
+        self.setBrush(Qt.BrushStyle.NoBrush)
+        shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
+        self.setToolTip(f"{role} ({phase})\ntensor: [{shp}]\n{key[0]} → {key[1]}")
+        self._arrow = QPolygonF()
+        self.set_points(points)
+        self._restyle()
+
+    def color(self) -> QColor:
+        if self.role in ("gradient", "update"):
+            c = QColor(self.theme.phase.get("backward" if self.role == "gradient" else "update"))
+            c.setAlpha(170)
+            return c
+        return QColor(self.theme.edge)
+
+    def _restyle(self) -> None:
+        pen = QPen(self.color(), 2.6 if self.hovered else 1.3)
+        if self.role == "saved":
+            pen.setStyle(Qt.PenStyle.DotLine)
+        elif self.role == "control":
+            pen.setStyle(Qt.PenStyle.DashLine)
+        self.setPen(pen)
+
+    def set_points(self, pts: list[tuple[float, float]]) -> None:
+        """Set the spline (bezier control points then the arrow tip)."""
+        self.points = pts
+        path = QPainterPath()
+        if len(pts) >= 2:
+            body, tip = pts[:-1], pts[-1]
+            path.moveTo(*body[0])
+            i = 1
+            while i + 2 < len(body) + 0 and i + 2 <= len(body) - 1:
+                path.cubicTo(QPointF(*body[i]), QPointF(*body[i + 1]), QPointF(*body[i + 2]))
+                i += 3
+            while i < len(body):
+                path.lineTo(*body[i])
+                i += 1
+            end = QPointF(*body[-1])
+            tipp = QPointF(*tip)
+            if (tipp - end).manhattanLength() < 0.5:
+                # no separate tip: aim along the last segment
+                prev = QPointF(*body[-2]) if len(body) > 1 else end - QPointF(0, 1)
+                end, tipp = prev, end
+            path.lineTo(end)
+            self._arrow = _arrowhead(end, tipp)
+        self.prepareGeometryChange()
+        self.setPath(path)
+
+    def set_straight(self, a: QPointF, b: QPointF) -> None:
+        """A straight arrow between two moving boxes (used while a morph is running)."""
+        path = QPainterPath(a)
+        d = b - a
+        length = math.hypot(d.x(), d.y()) or 1.0
+        end = b - d * (7.0 / length)
+        path.lineTo(end)
+        self._arrow = _arrowhead(end, b)
+        self.prepareGeometryChange()
+        self.setPath(path)
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().united(self._arrow.boundingRect()).adjusted(-2, -2, 2, 2)
+
+    def shape(self) -> QPainterPath:
+        s = QPainterPathStroker()
+        s.setWidth(8)
+        return s.createStroke(self.path())
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        super().paint(painter, option, widget)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.pen().color())
+        painter.drawPolygon(self._arrow)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self._restyle()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self._restyle()
+        super().hoverLeaveEvent(event)
+
+
+def _arrowhead(start: QPointF, tip: QPointF) -> QPolygonF:
+    d = tip - start
+    length = math.hypot(d.x(), d.y()) or 1.0
+    ux, uy = d.x() / length, d.y() / length
+    size, half = 8.0, 4.0
+    base = QPointF(tip.x() - ux * size, tip.y() - uy * size)
+    return QPolygonF([tip, QPointF(base.x() - uy * half, base.y() + ux * half),
+                      QPointF(base.x() + uy * half, base.y() - ux * half)])
+
+
+class ClusterItem(QGraphicsItem):
+    """A scope's box with its name; double-click collapses the scope."""
+
+    def __init__(self, cid: str, scope: str, title: str, rect: QRectF, phase: str,
+                 theme: Theme) -> None:
+        super().__init__()
+        self.cid, self.scope, self.title, self.rect, self.phase = cid, scope, title, rect, phase
+        self.theme = theme
+        self.setZValue(0)
+        self.setToolTip(f"{scope} ({phase}) — double-click to collapse")
+
+    def boundingRect(self) -> QRectF:
+        return self.rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        t = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        hue = QColor(t.phase.get(self.phase, t.muted))
+        border = QColor(hue)
+        border.setAlpha(90)
+        fill = QColor(hue)
+        fill.setAlpha(14 if t.dark else 10)
+        painter.setPen(QPen(border, 1.0))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(self.rect, 8, 8)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+            return
+        painter.setPen(t.muted)
+        f = detail_font()
+        f.setBold(True)
+        painter.setFont(f)
+        painter.drawText(self.rect.adjusted(8, 3, -8, 0),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         f"{self.title}")
+
+
+class PulseItem(QGraphicsItem):
+    """A glowing dot that travels along an edge while its tensor is produced."""
+
+    R = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.color = QColor("white")
+        self.setZValue(5)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:
+        r = self.R + 4
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def set_color(self, c: QColor) -> None:
+        if c != self.color:
+            self.color = QColor(c)
+            self.update()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        halo = QColor(self.color)
+        halo.setAlpha(80)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(halo)
+        painter.drawEllipse(QPointF(0, 0), self.R + 3.5, self.R + 3.5)
+        painter.setBrush(QBrush(self.color))
+        painter.drawEllipse(QPointF(0, 0), self.R, self.R)

@@ -1,0 +1,149 @@
+"""One graph pane: wires a StageController to a GraphCanvas, the layout worker and a Player.
+
+The pane turns state changes into layout requests and scene updates; a split view is two panes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QElapsedTimer, Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from viz.gui.animation import AnimationClock, Player, Schedule
+from viz.gui.canvas import GraphCanvas, layout_spec
+from viz.gui.controller import StageController
+from viz.gui.summary import magnitudes, node_value_text, overlay_colors
+from viz.gui.theme import Theme
+from viz.gui.viewgraph import DisplayGraph, describe_diff
+from viz.gui.workers import LayoutWorker
+from viz.layout import Layout, spec_key
+
+PREFETCH = 3  # steps on each side whose layouts are computed in the background
+
+
+class StagePane(QWidget):
+    """Title line + canvas for one session; keeps the canvas in step with its controller."""
+
+    shown = Signal(str)          # reason, once the scene shows the controller's current state
+    diffText = Signal(str)
+    layoutFailed = Signal(str)
+
+    def __init__(self, clock: AnimationClock, layouts: LayoutWorker, theme: Theme,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = StageController(self)
+        self.canvas = GraphCanvas(clock, theme, self)
+        self.player = Player(clock, self.canvas, self)
+        self.layouts = layouts
+        self.overlay = "none"
+        self.title = QLabel(" ")
+        self.title.setContentsMargins(10, 4, 10, 4)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.title)
+        box.addWidget(self.canvas, 1)
+        self._waiting: tuple | None = None
+        self._shown_step = -1
+        self.request_clock = QElapsedTimer()
+        self.controller.displayChanged.connect(self.refresh)
+        layouts.ready.connect(self._layout_ready)
+        layouts.failed.connect(self._layout_failed)
+        self.canvas.value_text = self._value_text
+
+    # ---- state -> scene ----------------------------------------------------------------------
+
+    def refresh(self, reason: str = "collapse") -> None:
+        """Show the controller's current display, from the cache or once its layout is ready."""
+        c = self.controller
+        if c.graph is None:
+            return
+        self.request_clock.start()
+        display = c.display()
+        spec = layout_spec(display)
+        key = spec_key(spec)
+        lay = self.layouts.request(spec, 0)
+        if lay is not None:
+            self._show(display, lay, reason)
+        else:
+            self._waiting = (key, display, reason)
+            self.title.setText(self._title_text() + "  <i>laying out…</i>")
+
+    def _layout_ready(self, key: tuple, lay: Layout) -> None:
+        if self._waiting is not None and self._waiting[0] == key:
+            _, display, reason = self._waiting
+            self._waiting = None
+            if display is self.controller.display():
+                self._show(display, lay, reason)
+            else:
+                self.refresh(reason)
+
+    def _layout_failed(self, key: tuple, msg: str) -> None:
+        if self._waiting is not None and self._waiting[0] == key:
+            self._waiting = None
+            self.layoutFailed.emit(msg)
+
+    def _show(self, display: DisplayGraph, lay: Layout, reason: str) -> None:
+        c = self.controller
+        morph = reason == "step" and bool(self.canvas.nodes)
+        prev = self.canvas.display
+        added = set(display.nodes) - set(prev.nodes) if (morph and prev is not None) else set()
+        self.canvas.show_graph(display, lay, morph=morph, added=added)
+        self.player.set_schedule(Schedule(c.graph, display.rep), keep_time=reason == "collapse")
+        self.apply_overlay()
+        if reason == "load":
+            self.canvas.initial_view()
+        if c.selected and c.selected in display.nodes:
+            self.canvas.select_key(c.selected)
+        before = c.session.steps[c.step - 1] if c.step > 0 else None
+        self.diffText.emit(describe_diff(before, c.graph))
+        self.title.setText(self._title_text())
+        self._shown_step = c.step
+        self.shown.emit(reason)
+        self.prefetch()
+
+    def _title_text(self) -> str:
+        c = self.controller
+        if c.session is None:
+            return ""
+        g = c.graph
+        fw = {"torch": "PyTorch", "tensorflow": "TensorFlow"}.get(c.session.framework,
+                                                                  c.session.framework)
+        same = "  ·  <span style='color:#2b9a48'>same graph as previous step</span>" \
+            if g.graph.get("same_as_previous") else ""
+        return (f"<b>{c.session.model}</b>  ·  {fw} ({g.graph.get('capture', '')})  ·  step "
+                f"{c.step + 1}/{c.step_count}  ·  {g.number_of_nodes()} nodes{same}")
+
+    def prefetch(self) -> None:
+        """Queue layouts of the neighbouring steps so a step change can morph at once."""
+        c = self.controller
+        for d in range(1, PREFETCH + 1):
+            for s in (c.step + d, c.step - d):
+                if 0 <= s < c.step_count:
+                    self.layouts.request(layout_spec(c.display(s)), d)
+
+    # ---- overlay and callouts ----------------------------------------------------------------
+
+    def set_overlay(self, mode: str) -> None:
+        self.overlay = mode
+        self.apply_overlay()
+
+    def apply_overlay(self) -> None:
+        """Colour boxes by gradient or activation magnitude, with the legend's range."""
+        c = self.controller
+        if self.overlay == "none" or c.graph is None or self.canvas.display is None:
+            self.canvas.set_overlay(None)
+            self.canvas.set_legend(None)
+            return
+        colors, lo, hi = overlay_colors(magnitudes(c.graph, self.overlay),
+                                        self.canvas.display.rep)
+        self.canvas.set_overlay(colors)
+        title = "gradient RMS" if self.overlay == "gradient" else "activation RMS"
+        self.canvas.set_legend((title, lo, hi) if colors else None)
+
+    def _value_text(self, node: str) -> str:
+        g = self.controller.graph
+        return node_value_text(g, node) if g is not None and node in g else ""
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.canvas.apply_theme(theme)

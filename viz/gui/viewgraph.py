@@ -1,0 +1,253 @@
+"""What the canvas shows for one step: the step graph with collapsed scopes folded into groups.
+
+Pure Python (no Qt), so tests can compare the canvas with the trace. Display keys are stable across
+steps (a node's contract ``key``; ``group:<phase>:<scope>`` for a collapsed scope), which is what
+lets a step change morph persisting nodes instead of rebuilding the scene.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_SEP = re.compile(r"[/.]")
+READABLE_NODES = 160  # open big graphs collapsed until about this many boxes are visible
+
+
+def scope_parts(scope: str) -> list[str]:
+    """'layer1.0/conv1' -> ['layer1', '0', 'conv1'] (torch uses '.', TensorFlow '/')."""
+    return [p for p in _SEP.split(scope or "") if p]
+
+
+def scope_prefixes(scope: str) -> list[str]:
+    """Every enclosing scope of scope, outermost first, spelled as in the original string."""
+    out, pos = [], 0
+    for m in _SEP.finditer(scope or ""):
+        if m.start() > pos:
+            out.append(scope[: m.start()])
+        pos = m.end()
+    if scope and pos < len(scope):
+        out.append(scope)
+    return out
+
+
+def scope_title(scope: str) -> str:
+    """A short readable name for a scope: its last part ('layer1.0' for an index part)."""
+    prefixes = scope_prefixes(scope)
+    parts = scope_parts(scope)
+    if len(parts) >= 2 and parts[-1].isdigit():
+        return f"{parts[-2]}.{parts[-1]}"
+    return parts[-1] if parts else (prefixes[-1] if prefixes else "")
+
+
+def group_key(phase: str, scope: str) -> str:
+    """The display key of a collapsed scope within one phase."""
+    return f"group:{phase}:{scope}"
+
+
+@dataclass
+class DisplayNode:
+    """One box on the canvas: a step-graph node or a collapsed group of them."""
+
+    key: str
+    label: str
+    detail: str
+    kind: str
+    phase: str
+    container: str                 # scope whose cluster holds this box ('' = top level)
+    members: list[str] = field(default_factory=list)   # step-graph node ids
+    group: str | None = None       # the collapsed scope, for groups
+
+    @property
+    def is_group(self) -> bool:
+        return self.group is not None
+
+
+@dataclass
+class DisplayEdge:
+    """An arrow between two boxes (several graph edges when groups are involved)."""
+
+    u: str
+    v: str
+    role: str
+    phase: str
+    shape: list | None = None
+    count: int = 1
+
+
+@dataclass
+class DisplayGraph:
+    """The boxes and arrows for one step under one collapse state."""
+
+    graph: nx.DiGraph
+    nodes: dict[str, DisplayNode]
+    edges: dict[tuple[str, str], DisplayEdge]
+    rep: dict[str, str]            # step-graph node id -> display key
+
+    def cluster_paths(self) -> dict[str, tuple[str, ...]]:
+        """Per display key, its nested clusters, e.g. ('forward:layer1', 'forward:layer1.0')."""
+        out = {}
+        for k, dn in self.nodes.items():
+            out[k] = tuple(f"{dn.phase}:{p}" for p in scope_prefixes(dn.container))
+        return out
+
+
+def node_detail(attrs: dict) -> str:
+    """The second line of a box: op and output shape."""
+    shape = attrs.get("shape")
+    op = attrs.get("op", "")
+    if shape is not None:
+        return f"{op}  [{'×'.join(str(s) for s in shape)}]" if shape else f"{op}  scalar"
+    return op
+
+
+def all_scopes(graph: nx.DiGraph) -> set[str]:
+    """Every scope (and enclosing scope) used by the graph's nodes."""
+    out: set[str] = set()
+    for s in {a.get("scope", "") for _, a in graph.nodes(data=True)}:
+        out.update(scope_prefixes(s))
+    return out
+
+
+def _consumer_scope(graph: nx.DiGraph, node: str) -> str:
+    """An unscoped input/constant used by one scope only is drawn (and folded) with it."""
+    if graph.nodes[node]["kind"] not in ("input", "constant"):
+        return ""
+    scopes = {graph.nodes[v].get("scope", "") for v, in ((v,) for v in graph.successors(node))
+              if graph.edges[node, v].get("role") != "saved"}
+    return scopes.pop() if len(scopes) == 1 else ""
+
+
+def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = ()) -> DisplayGraph:
+    """Fold every node inside a collapsed scope into that scope's group (per phase)."""
+    collapsed = set(collapsed)
+    nodes: dict[str, DisplayNode] = {}
+    rep: dict[str, str] = {}
+    for n, a in graph.nodes(data=True):
+        scope = a.get("scope", "") or _consumer_scope(graph, n)
+        fold = next((p for p in scope_prefixes(scope) if p in collapsed), None) \
+            if collapsed else None
+        if fold is None:
+            key = a["key"]
+            label = " ".join((a.get("label") or n).split())   # TF labels may hold newlines
+            nodes[key] = DisplayNode(key, label, node_detail(a), a["kind"],
+                                     a["phase"], scope, [n])
+        else:
+            key = group_key(a["phase"], fold)
+            dn = nodes.get(key)
+            if dn is None:
+                prefixes = scope_prefixes(fold)
+                parent = prefixes[-2] if len(prefixes) > 1 else ""
+                dn = nodes[key] = DisplayNode(key, scope_title(fold), "", "group", a["phase"],
+                                              parent, [], fold)
+            dn.members.append(n)
+        rep[n] = key
+    for dn in nodes.values():
+        if dn.is_group:
+            ops = sum(1 for m in dn.members if graph.nodes[m]["kind"] != "parameter")
+            dn.detail = f"{len(dn.members)} nodes · {ops} ops" if ops != len(dn.members) \
+                else f"{ops} ops"
+    edges: dict[tuple[str, str], DisplayEdge] = {}
+    for u, v, a in graph.edges(data=True):
+        ku, kv = rep[u], rep[v]
+        if ku == kv or a.get("role") == "saved":
+            # saved-for-backward tensors are listed by the inspector; as arrows they would
+            # cross the whole drawing from every forward op to its backward node
+            continue
+        e = edges.get((ku, kv))
+        if e is None:
+            edges[(ku, kv)] = DisplayEdge(ku, kv, a.get("role", "data"), a.get("phase", "forward"),
+                                          a.get("shape"))
+        else:
+            e.count += 1
+    return DisplayGraph(graph, nodes, edges, rep)
+
+
+def depth_collapse(graph: nx.DiGraph, depth: int) -> set[str]:
+    """The collapsed set that shows `depth` levels of scopes open (0: every top scope closed)."""
+    return {s for s in all_scopes(graph) if len(scope_prefixes(s)) > depth}
+
+
+def max_depth(graph: nx.DiGraph) -> int:
+    """How deep the scope tree goes."""
+    return max((len(scope_prefixes(s)) for s in all_scopes(graph)), default=0)
+
+
+def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
+    """The most open depth whose display stays within `limit` boxes (fully open if small)."""
+    if graph.number_of_nodes() <= limit:
+        return set()
+    best = depth_collapse(graph, 0)
+    for d in range(1, max_depth(graph) + 1):
+        c = depth_collapse(graph, d)
+        if len(build_display(graph, c).nodes) > limit:
+            break
+        best = c
+    return best
+
+
+def _call_name(scope: str) -> str:
+    """'hidden_layer#2' -> 'hidden_layer call 3' (the tracer numbers repeated calls from #1)."""
+    base, sep, idx = scope.rpartition("#")
+    if sep and idx.isdigit() and base:
+        return f"{base} call {int(idx) + 1}"
+    return scope or "(top level)"
+
+
+def _join(names: list[str]) -> str:
+    """'a call 2', 'a call 3' -> 'a call 2 and 3'; keeps order, merges calls of one module."""
+    merged: dict[str, list[str]] = {}
+    for n in names:
+        base, sep, num = n.rpartition(" call ")
+        if sep:
+            merged.setdefault(base + " call", []).append(num)
+        else:
+            merged.setdefault(n, [])
+    parts = []
+    for base, nums in merged.items():
+        if not nums:
+            parts.append(base)
+        elif len(nums) == 1:
+            parts.append(f"{base} {nums[0]}")
+        else:
+            parts.append(f"{base}s {', '.join(nums[:-1])} and {nums[-1]}")
+    return ", ".join(parts)
+
+
+def describe_diff(before: nx.DiGraph | None, after: nx.DiGraph, limit: int = 6) -> str:
+    """A short human summary of a step change: '+19: hidden_layer calls 2 and 3, ...'."""
+    if before is None:
+        return f"{after.number_of_nodes()} nodes"
+    old = {a["key"]: a for _, a in before.nodes(data=True)}
+    new = {a["key"]: a for _, a in after.nodes(data=True)}
+    added = [new[k] for k in new if k not in old]
+    removed = [old[k] for k in old if k not in new]
+    if not added and not removed:
+        return "same graph as the previous step"
+
+    all_scopes_ = {a.get("scope", "") for a in [*old.values(), *new.values()]}
+
+    def scopes(nodes: list[dict]) -> str:
+        seen: list[str] = []
+        for a in sorted(nodes, key=lambda a: (a["phase"] != "forward", a["order"])):
+            scope = a.get("scope", "")
+            name = _call_name(scope)
+            if scope and f"{scope}#1" in all_scopes_:
+                name = f"{scope} call 1"
+            if a["kind"] not in ("parameter", "grad_acc", "update") and name not in seen:
+                seen.append(name)
+        more = f" +{len(seen) - limit} more" if len(seen) > limit else ""
+        return _join(seen[:limit]) + more
+
+    parts = []
+    if added:
+        parts.append(f"+{len(added)}: {scopes(added)}")
+    if removed:
+        parts.append(f"−{len(removed)}: {scopes(removed)}")
+    return "   ".join(parts)
