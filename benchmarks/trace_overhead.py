@@ -43,7 +43,7 @@ def measure_torch(name: str, rounds: int) -> dict:
         torch_tracer.trace(ms, 1)
         traced.append(time.perf_counter() - t)
     p, q = statistics.median(plain) * 1e3, statistics.median(traced) * 1e3
-    return {"case": name, "untraced_ms": p, "traced_ms": q, "ratio": q / p}
+    return {"name": name, "untraced_ms": p, "traced_ms": q, "ratio": q / p}
 
 
 def measure_save(steps: int = 100) -> dict:
@@ -76,7 +76,7 @@ def main() -> None:
             rows += run_tf_cases(args.rounds or 10)
     print(f"{'case':<22}{'untraced ms':>12}{'traced ms':>12}{'ratio':>8}")
     for r in rows:
-        print(f"{r['case']:<22}{r['untraced_ms']:>12.2f}{r['traced_ms']:>12.2f}{r['ratio']:>8.2f}"
+        print(f"{r['name']:<22}{r['untraced_ms']:>12.2f}{r['traced_ms']:>12.2f}{r['ratio']:>8.2f}"
               + (f"   first capture {r['first_capture_s']:.2f} s" if "first_capture_s" in r
                  else ""))
     s = measure_save()

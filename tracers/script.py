@@ -126,6 +126,8 @@ def load_script(path: str | os.PathLike, seed: int = 0) -> ModelScript:
     if spec is None or spec.loader is None:
         raise ScriptError(f"{path}: cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
+    # a TensorFlow script imports tensorflow right here: keep its C++ start-up log quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     seed_everything(seed)
     try:
         spec.loader.exec_module(module)

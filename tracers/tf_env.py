@@ -17,7 +17,6 @@ def import_tf() -> ModuleType:
     if _TF is not None:
         return _TF
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         import absl.logging  # TF's Python logger; silence its "not initialized" warnings
 

@@ -63,9 +63,42 @@ def _existing(path: Path) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def run(source: str, fmt: str, *, engine: Engine | None = None, timeout: float = 300.0) -> bytes:
-    """Lay out and render DOT source to ``fmt`` bytes (svg, png, json, pdf with system dot...)."""
+def run(source: str, fmt: str, *, engine: Engine | None = None, timeout: float = 300.0,
+        fallback: bool = True) -> bytes:
+    """Lay out and render DOT source to ``fmt`` bytes (svg, png, json, pdf with system dot...).
+
+    If the engine fails (Debian's dot 2.43 aborts on some clustered graphs) and ``fallback`` is
+    set, the other installed engine that writes ``fmt`` gets one try before the error is raised.
+    """
     engine = engine or find_engine()
+    try:
+        return _run_one(source, fmt, engine, timeout)
+    except GraphvizError as first:
+        if not fallback or "longer than" in str(first):
+            raise
+        other = _other_engine(engine, fmt)
+        if other is None:
+            raise
+        try:
+            return _run_one(source, fmt, other, timeout)
+        except GraphvizError:
+            raise first from None
+
+
+def _other_engine(engine: Engine, fmt: str) -> Engine | None:
+    for name in ("dot", "graphviz-pure"):
+        if name == engine.name:
+            continue
+        try:
+            other = find_engine(name)
+        except GraphvizError:
+            return None
+        if other.name == name and fmt in other.formats:
+            return other
+    return None
+
+
+def _run_one(source: str, fmt: str, engine: Engine, timeout: float) -> bytes:
     if fmt not in engine.formats:
         raise GraphvizError(f"{engine.name} cannot write {fmt!r}; it writes "
                             f"{', '.join(sorted(engine.formats))}")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-NAME = "SmallCNN"
+NAME = "CNN"
 FRAMEWORK = "torch"
 
 

@@ -1,0 +1,84 @@
+"""TensorFlow tracing overhead: untraced vs traced steps of the bundled TF examples.
+
+Both are measured in one process, alternately (untraced step, traced step, ...), after
+TensorFlow's own first trace, and reported as medians and their ratio. "traced" is one full
+tracer step: running the captured concrete function with value summaries attached, decoding
+them and building the step graph (contract validation in TraceSession is not included).
+"1st capture" is converting the concrete function and building its instrumented runner;
+"1st step" adds the runner's first execution, where TensorFlow optimises the new function once.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tracers.script import example_path, load_script  # noqa: E402
+from tracers.tf_env import import_tf  # noqa: E402
+
+CASES = ("dynamicnet_tf", "resnet18_tf")
+
+
+def run_case(name: str, rounds: int) -> dict:
+    """Median untraced and traced step times (ms) of one example, plus first-capture seconds."""
+    import_tf()
+    from tracers.tf_tracer import FunctionTracer
+
+    ms = load_script(example_path(name))
+    tracer = FunctionTracer(ms)
+    fn = tracer.target.fn
+    args = tracer._args(0)
+    fn(*args)  # TensorFlow's own first trace (and one real step)
+    t0 = time.perf_counter()
+    tracer.step(0)  # the first capture: convert the concrete function, build its runner
+    first_step = time.perf_counter() - t0
+    first_capture = tracer.last.first_capture_s if tracer.last else first_step
+    untraced, traced = [], []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        _block(out)
+        untraced.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        tracer.step(i + 1)
+        traced.append((time.perf_counter() - t0) * 1000)
+    u, t = statistics.median(untraced), statistics.median(traced)
+    return {"name": name, "untraced_ms": u, "traced_ms": t, "ratio": t / u,
+            "first_capture_s": first_capture, "first_traced_step_s": first_step,
+            "rounds": rounds,
+            "nodes": tracer.last.template.graph.number_of_nodes() if tracer.last else 0}
+
+
+def _block(out: object) -> None:
+    """Wait for the step's result (eager tensors are ready once numpy() returns)."""
+    import tensorflow as tf
+
+    for t in tf.nest.flatten(out):
+        if hasattr(t, "numpy"):
+            t.numpy()
+
+
+def run_tf_cases(rounds: int) -> list[dict]:
+    """Per example: untraced and traced median ms, ratio, first-capture seconds."""
+    return [run_case(name, rounds if name != "resnet18_tf" else max(3, rounds // 5))
+            for name in CASES]
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    print(f"{'example':<16}{'untraced ms':>12}{'traced ms':>12}{'ratio':>8}{'1st capture s':>15}"
+          f"{'1st step s':>12}{'nodes':>7}")
+    for r in run_tf_cases(rounds):
+        print(f"{r['name']:<16}{r['untraced_ms']:>12.2f}{r['traced_ms']:>12.2f}"
+              f"{r['ratio']:>8.2f}{r['first_capture_s']:>15.2f}{r['first_traced_step_s']:>12.2f}"
+              f"{r['nodes']:>7}")
+
+
+if __name__ == "__main__":
+    main()

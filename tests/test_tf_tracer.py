@@ -1,0 +1,246 @@
+"""The TensorFlow tracer on the bundled _tf examples: the numbers the issue's must-show list reads
+from trace files, static-graph reuse, control-flow children, op counts, errors and options."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracers import ScriptError, TraceSession, trace_script, validate
+from tracers.script import load_script
+
+pytestmark = pytest.mark.tf
+
+ROOT = Path(__file__).resolve().parent.parent
+EX = ROOT / "assets" / "examples"
+TF_EXAMPLES = ["mul_tf", "mul_tf1", "linreg_tf", "dynamicnet_tf", "dynamicnet_while_tf",
+               "mnist_mlp_tf", "cnn_tf", "resnet18_tf"]
+
+
+def _roundtrip(session: TraceSession, tmp_path: Path) -> TraceSession:
+    return TraceSession.load(session.save(tmp_path / "trace.json"))
+
+
+def _by_name(g, name: str) -> dict:
+    hits = [a for _, a in g.nodes(data=True) if a.get("name") == name]
+    assert hits, f"no node named {name!r}"
+    return hits[0]
+
+
+@pytest.fixture(scope="module")
+def dynamicnet_tf():
+    return trace_script(EX / "dynamicnet_tf.py", 20)
+
+
+@pytest.mark.parametrize("example", ["mul_tf", "mul_tf1"])
+def test_mul_numbers_from_trace_file(example, tmp_path):
+    s = _roundtrip(trace_script(EX / f"{example}.py", 2), tmp_path)
+    g = s.steps[-1]
+    assert g.graph["loss"] == pytest.approx(300.0)
+    c = [a for _, a in g.nodes(data=True) if a["kind"] == "loss"][0]
+    assert c["value"]["values"] == [300.0]
+    a, b = _by_name(g, "a"), _by_name(g, "b")
+    assert a["value"]["values"] == [15.0] and b["value"]["values"] == [20.0]
+    assert a["grad"]["values"] == [20.0] and b["grad"]["values"] == [15.0]
+    assert g.graph["capture"] == ("tf1 graph" if example == "mul_tf1" else "tf.function")
+
+
+def test_linreg_converges_from_trace_file(tmp_path):
+    s = _roundtrip(trace_script(EX / "linreg_tf.py", 200), tmp_path)
+    g = s.steps[-1]
+    w, b = _by_name(g, "w"), _by_name(g, "b")
+    assert abs(w["value"]["values"][0] - 0.1) < 0.02
+    assert abs(b["value"]["values"][0] - 0.3) < 0.05
+    assert w["kind"] == "parameter" and w["grad"]["values"]
+    phases = {a["phase"] for _, a in g.nodes(data=True)}
+    assert phases == {"forward", "backward", "update"}
+    updates = [a for _, a in g.nodes(data=True) if a["kind"] == "update"]
+    assert {u["param"] for u in updates} == {"param:w", "param:b"}
+
+
+def test_dynamicnet_graph_is_static(dynamicnet_tf):
+    s = dynamicnet_tf
+    assert len(s) == 20
+    for i in range(1, 20):
+        assert s.diff(i).empty
+        g = s.steps[i]
+        assert g.graph["same_as_previous"] and g.graph["reused_concrete_function"]
+        assert not g.graph["retraced"]
+        assert g.graph["concrete_function"] == s.steps[0].graph["concrete_function"]
+    assert s.steps[0].graph["traced_new"] and s.steps[0].graph["retrace_reason"] == "first call"
+    assert len(set(s.losses())) > 1  # values change, structure does not
+
+
+def test_dynamicnet_torch_changes_over_the_same_steps():
+    pytest.importorskip("torch")
+    s = trace_script(EX / "dynamicnet_torch.py", 20)
+    assert any(not s.diff(i).empty for i in range(1, 20))
+
+
+def test_dynamicnet_while_body_holds_hidden_layer():
+    g = trace_script(EX / "dynamicnet_while_tf.py", 1).steps[0]
+    whiles = [a for _, a in g.nodes(data=True) if a["op"] in ("While", "StatelessWhile")]
+    assert any(a["phase"] == "forward" for a in whiles)
+    assert any(a["phase"] == "backward" for a in whiles)  # the tape's gradient loop
+    fwd = [a for a in whiles if a["phase"] == "forward"][0]
+    body = [c["graph"] for c in fwd["children"] if c["name"].startswith("body")][0]
+    ops = {a["op"] for _, a in body.nodes(data=True)}
+    assert {"MatMul", "Relu"} <= ops
+    assert any("hidden_layer" in a["scope"] and a["op"] == "MatMul"
+               for _, a in body.nodes(data=True))
+    assert any(a["key"] == "param:hidden_layer/kernel" for _, a in body.nodes(data=True))
+
+
+def _independent_count(cf) -> int:
+    """Ops minus what folding removes: resource placeholders of variables and their reads."""
+    ops = cf.graph.get_operations()
+    handles = {op.name for op in ops if op.type == "Placeholder"
+               and op.outputs[0].dtype.name == "resource"}
+    reads = {op.name for op in ops if op.type == "ReadVariableOp"
+             and op.inputs[0].op.name in handles}
+    return len(ops) - len(handles) - len(reads)
+
+
+@pytest.mark.parametrize("example", [e for e in TF_EXAMPLES if e != "mul_tf1"])
+def test_validate_and_op_count(example):
+    from tracers.tf_tracer import FunctionTracer
+
+    tracer = FunctionTracer(load_script(EX / f"{example}.py"))
+    g, loss, _ = tracer.step(0)
+    validate(g)
+    assert loss is not None
+    ops = [n for n, a in g.nodes(data=True) if not a["key"].startswith("param:")]
+    assert len(ops) == _independent_count(tracer.last.cf) == g.graph["op_count"]
+    assert g.graph["graph_ops"] == len(tracer.last.cf.graph.get_operations())
+
+
+def test_tf1_op_count_and_unexecuted_ops():
+    ms = load_script(EX / "mul_tf1.py")
+    s = trace_script(ms, 1)
+    g = s.steps[0]
+    assert g.number_of_nodes() == len(ms.extras["graph"].get_operations())
+    assert all(a["order"] >= 0 for _, a in g.nodes(data=True))
+
+
+def test_fold_false_keeps_raw_view():
+    from tracers.tf_tracer import trace
+
+    ms = load_script(EX / "linreg_tf.py")
+    raw = trace(ms, 1, fold=False).steps[0]
+    ops = {a["op"] for _, a in raw.nodes(data=True)}
+    assert "ReadVariableOp" in ops
+    folded = trace_script(EX / "linreg_tf.py", 1).steps[0]
+    assert "ReadVariableOp" not in {a["op"] for _, a in folded.nodes(data=True)}
+    assert set(folded.graph["folded_ops"]) == {"param:w", "param:b"}
+
+
+def test_backward_ops_link_to_forward_ops(dynamicnet_tf):
+    g = dynamicnet_tf.steps[0]
+    linked = [(n, a["forward"]) for n, a in g.nodes(data=True) if a.get("forward")]
+    assert linked
+    for n, f in linked:
+        assert g.nodes[n]["phase"] == "backward"
+        assert n in g.nodes[f].get("backward", [])
+    grad_accs = [a for _, a in g.nodes(data=True) if a["kind"] == "grad_acc"]
+    assert len(grad_accs) == 6 and all(a["param"] in g for a in grad_accs)
+
+
+def test_keras_fit_step_traces_train_function():
+    s = trace_script(EX / "mnist_mlp_tf.py", 2)
+    g = s.steps[1]
+    assert "one_step_on_data" in g.graph["concrete_function"]
+    params = [a for _, a in g.nodes(data=True) if a["kind"] == "parameter"]
+    assert len(params) == 4 and all(a.get("grad") for a in params)
+    assert any(a["kind"] == "update" for _, a in g.nodes(data=True))
+
+
+def test_retrace_detected_with_reason(tmp_path):
+    script = tmp_path / "retrace_tf.py"
+    script.write_text('''
+import tensorflow as tf
+FRAMEWORK = "tensorflow"
+def setup():
+    w = tf.Variable(tf.ones([3, 1]), name="w")
+    @tf.function
+    def train(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.matmul(x, w))
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+    batches = [tf.ones([4, 3]), tf.ones([4, 3]), tf.ones([8, 3])]
+    return {"step": lambda: train(batches[0]), "function": train,
+            "args": lambda i: (batches[i],)}
+''')
+    s = trace_script(script, 3)
+    g0, g1, g2 = s.steps
+    assert g1.graph["reused_concrete_function"] and not g1.graph["retraced"]
+    assert g2.graph["retraced"] and not g2.graph["reused_concrete_function"]
+    assert "new input signature" in g2.graph["retrace_reason"]
+    assert "(8, 3)" in g2.graph["retrace_reason"]
+
+
+def test_eager_step_is_wrapped(tmp_path):
+    script = tmp_path / "eager_tf.py"
+    script.write_text('''
+import tensorflow as tf
+FRAMEWORK = "tensorflow"
+def setup():
+    w = tf.Variable(2.0, name="w")
+    def step():
+        with tf.GradientTape() as tape:
+            loss = w * w
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+    return step
+''')
+    g = trace_script(script, 2).steps[1]
+    assert g.graph["wrapped_eager_step"]
+    assert _by_name(g, "w")["grad"]["values"] == [pytest.approx(3.2)]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("@tf.function\n    def step():\n        return tf.reshape(w, [7])\n", "tracing step()"),
+    ("@tf.function\n    def step():\n        with tf.GradientTape(watch_accessed_variables=False)"
+     " as t:\n            loss = w * 2.0\n        t.gradient(loss, [w])\n        return loss\n",
+     "no gradient"),
+    ("return {'step': tf.keras.Sequential([tf.keras.layers.Dense(1)])}\n    def step():\n"
+     "        pass\n", "Keras"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, body, message):
+    script = tmp_path / "bad_tf.py"
+    script.write_text("import tensorflow as tf\nFRAMEWORK = 'tensorflow'\ndef setup():\n"
+                      f"    w = tf.Variable([1.0, 2.0], name='w')\n    {body}"
+                      "    return step\n")
+    with pytest.raises(ScriptError) as err:
+        trace_script(script, 1)
+    assert message in err.value.message and "\n" not in err.value.message
+
+
+def test_bad_input_cli_exit_code(tmp_path):
+    script = tmp_path / "nograd_tf.py"
+    script.write_text("import tensorflow as tf\nFRAMEWORK = 'tensorflow'\ndef setup():\n"
+                      "    w = tf.Variable(1.0)\n    return tf.function(lambda: w * 2.0)\n")
+    res = subprocess.run([sys.executable, "-m", "viz.cli", "trace", str(script), "-o",
+                          str(tmp_path / "t.json")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode != 0
+    assert "no gradient" in res.stderr + res.stdout
+
+
+def test_importing_tracers_stays_framework_free():
+    code = ("import sys, tracers, tracers.tf_tracer, tracers.tf_convert; "
+            "print('tensorflow' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_resnet18_one_step():
+    s = trace_script(EX / "resnet18_tf.py", 1)
+    g = s.steps[0]
+    assert g.number_of_nodes() > 1000
+    convs = [a for _, a in g.nodes(data=True) if a["op"] == "Conv2D"]
+    assert len(convs) == 20
+    params = [a for _, a in g.nodes(data=True) if a["kind"] == "parameter"]
+    assert params and all(a.get("grad") for a in params)
