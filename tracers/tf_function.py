@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracers.contract import FULL_VALUE_LIMIT
 from tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
 from tracers.tf_values import SummaryPlan
 
@@ -189,10 +190,17 @@ def _loss_from_outputs(graph: Any) -> str | None:
 
 class StepRunner:
     """Runs a concrete function's graph, imported into a new function that also returns the
-    summaries of the planned tensors and the variables' values after each update op."""
+    planned tensors and the variables' values after each update op.
+
+    With ``reduce`` the big planned tensors are summarised inside that same execution (a few
+    numbers come back instead of the tensor): cheaper per step, slower to build, so a tracer
+    builds the plain runner first and upgrades once TensorFlow reuses the concrete function.
+    """
 
     def __init__(self, tf: Any, cf: Any, plan: SummaryPlan,
-                 post_dtypes: dict[str, str]) -> None:
+                 post_dtypes: dict[str, str], reduce: bool = False) -> None:
+        self.reduces = reduce
+        self._args = (tf, cf, plan, post_dtypes)
         graph = cf.graph
         gdef = graph.as_graph_def()
         inputs = list(graph.inputs)
@@ -217,13 +225,45 @@ class StepRunner:
                 with tf.control_dependencies([op]):
                     by_name["post:" + name] = tf.raw_ops.ReadVariableOp(
                         resource=op.inputs[0], dtype=tf.as_dtype(post_dtypes[name]))
-            return list(outs), [by_name[n] for n in plan.tensors]
+            stats, raw = [], []
+            for n in plan.tensors:
+                t = by_name[n]
+                if reduce and _reduce_in_graph(tf, t):
+                    x = tf.reshape(t, [-1])
+                    if x.dtype not in (tf.float32, tf.float64):
+                        x = tf.cast(x, tf.float32)
+                    s4 = tf.stack([tf.reduce_min(x), tf.reduce_max(x), tf.reduce_sum(x),
+                                   tf.reduce_sum(x * x)])
+                    stats.append(tf.cast(s4, tf.float64))
+                    self.layout.append(("stats", len(stats) - 1, t.shape.num_elements()))
+                else:
+                    raw.append(t)
+                    self.layout.append(("raw", len(raw) - 1, 0))
+            packed = tf.concat(stats, 0) if stats else tf.zeros([0], tf.float64)
+            return list(outs), packed, raw
 
+        # per planned tensor: ("stats" | "raw", index, element count) of where its data comes back
+        self.layout: list[tuple[str, int, int]] = []
         specs = [tf.TensorSpec(t.shape, t.dtype) for t in inputs[:n_args]]
         self.fn = tf.function(body, autograph=False).get_concrete_function(*specs)
 
     def __call__(self, flat_args: list[Any]) -> tuple[Any, Any]:
-        return self.fn(*flat_args)
+        outs, packed, raw = self.fn(*flat_args)
+        return outs, (packed, raw, self.layout)
+
+    def reducing(self) -> StepRunner:
+        """The same runner with in-graph summaries (built on demand)."""
+        return self if self.reduces else StepRunner(*self._args, reduce=True)
+
+
+def _reduce_in_graph(tf: Any, t: Any) -> bool:
+    """Summarise t inside the step's own execution (one small vector comes back instead of the
+    tensor) when it is numeric, of known size and too big to show in full."""
+    if not (t.dtype.is_floating or t.dtype.is_integer) or t.dtype.is_complex:
+        return False
+    if not t.shape.is_fully_defined():
+        return False
+    return t.shape.num_elements() > FULL_VALUE_LIMIT
 
 
 def flatten_args(tf: Any, args: tuple, n_args: int) -> list[Any]:

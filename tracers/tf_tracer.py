@@ -346,6 +346,8 @@ class FunctionTracer:
         flat = flatten_args(self.tf, args, c.info.n_args) if c.info.n_args else []
         reused = self.prev_cf is cf
         reason = None if reused else signature_reason(self.prev_cf, cf)
+        if reused and not c.runner.reduces:
+            c.runner = c.runner.reducing()  # reused: worth the one-off cost of the faster runner
         t0 = time.perf_counter()
         try:
             outs, fetched = c.runner(flat)

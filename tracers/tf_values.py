@@ -71,18 +71,28 @@ def plan_summaries(slots: list[ValueSlot]) -> SummaryPlan:
     return SummaryPlan(list(dict.fromkeys(s.tensor for s in slots)))
 
 
-def summarize_fetched(plan: SummaryPlan, arrays: list[Any],
+def summarize_fetched(plan: SummaryPlan, fetched: tuple[Any, list, list],
                       meta: dict[str, tuple[list[int] | None, str, str]]) -> dict[str, dict]:
-    """Summary dicts (the contract's value format) per tensor name from the fetched tensors.
+    """Summary dicts (the contract's value format) per tensor name from one step run.
 
-    TensorFlow returns the step's own output buffers (no copy on CPU); numpy reduces them,
-    which on small and medium tensors is several times cheaper than extra TensorFlow ops.
+    ``fetched`` is (packed, raw, layout) from StepRunner: big tensors come back reduced in the
+    step's own execution to [min, max, sum, sum of squares] in ``packed``; tiny ones (shown in
+    full) and those of unknown size come back whole in ``raw`` and numpy summarises them.
     """
+    packed, raw, layout = fetched
+    stats = np.asarray(packed).reshape(-1, 4).tolist()
     out: dict[str, dict] = {}
-    for name, t in zip(plan.tensors, arrays, strict=True):
+    for name, (where, i, n) in zip(plan.tensors, layout, strict=True):
         shape, dtype, device = meta[name]
-        a = np.asarray(t)  # a view of the output buffer (EagerTensor.numpy() would copy)
-        out[name] = summarize_np(a, shape, dtype, device)
+        if where == "raw":
+            out[name] = summarize_np(np.asarray(raw[i]), shape, dtype, device)
+            continue
+        mn, mx, s1, s2 = stats[i]
+        mean = s1 / n
+        var = max(s2 / n - mean * mean, 0.0)
+        out[name] = {"shape": shape, "dtype": dtype, "device": device, "min": mn, "max": mx,
+                     "mean": mean, "std": math.sqrt(var * n / (n - 1)) if n > 1 else 0.0,
+                     "norm": math.sqrt(s2)}
     return out
 
 
