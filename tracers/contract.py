@@ -156,6 +156,51 @@ def _check_summary(where: str, attr: str, summary: Mapping) -> None:
                             f"{FULL_VALUE_LIMIT} numbers")
 
 
+_KIND_SET, _PHASE_SET, _ROLE_SET = frozenset(KINDS), frozenset(PHASES), frozenset(ROLES)
+_OPT_NODE_KEYS = frozenset(OPTIONAL_NODE_ATTRS)
+_OPT_EDGE_KEYS = frozenset(OPTIONAL_EDGE_ATTRS)
+_SUMMARY_ATTRS = frozenset({"value", "grad"})
+_REF_ATTRS = frozenset({"forward", "param"})
+
+
+def _node_ok(n: Any, a: dict) -> bool:
+    """The whole node check in one expression: validate() runs on every traced step."""
+    try:
+        ok = (type(n) is str and type(a["label"]) is str and type(a["op"]) is str
+              and a["kind"] in _KIND_SET and a["phase"] in _PHASE_SET
+              and type(a["scope"]) is str and type(a["order"]) is int and a["order"] >= -1
+              and type(a["key"]) is str)
+    except (KeyError, TypeError):
+        return False
+    if not ok:
+        return False
+    for attr in _OPT_NODE_KEYS & a.keys():
+        typ = OPTIONAL_NODE_ATTRS[attr]
+        if not isinstance(a[attr], typ) or (isinstance(a[attr], bool) and typ is int):
+            return False
+    return True
+
+
+def _explain_node(where: str, n: Any, attrs: dict) -> None:
+    """Raise the ContractError that says what is wrong with a node that failed _node_ok."""
+    if not isinstance(n, str):
+        raise ContractError(f"{where}: node ids must be str")
+    for attr, typ in NODE_ATTRS.items():
+        if attr not in attrs:
+            raise ContractError(f"{where}: missing attribute {attr!r}")
+        _check_type(where, attr, attrs[attr], typ)
+    for attr, typ in OPTIONAL_NODE_ATTRS.items():
+        if attr in attrs:
+            _check_type(where, attr, attrs[attr], typ)
+    if attrs["kind"] not in KINDS:
+        raise ContractError(f"{where}: kind {attrs['kind']!r} not in {KINDS}")
+    if attrs["phase"] not in PHASES:
+        raise ContractError(f"{where}: phase {attrs['phase']!r} not in {PHASES}")
+    if attrs["order"] < -1:
+        raise ContractError(f"{where}: order must be >= -1 (-1: not executed)")
+    raise ContractError(f"{where}: attributes do not match the contract")
+
+
 def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
     """Check a step graph against the contract; raise ContractError naming what is wrong.
 
@@ -178,41 +223,32 @@ def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
 
     keys: dict[str, Any] = {}
     for n, attrs in graph.nodes(data=True):
+        if not _node_ok(n, attrs):  # the fast check failed: find and word what is wrong
+            _explain_node(f"{where_g} node {n!r}", n, attrs)
         where = f"{where_g} node {n!r}"
-        if not isinstance(n, str):
-            raise ContractError(f"{where}: node ids must be str")
-        for attr, typ in NODE_ATTRS.items():
-            if attr not in attrs:
-                raise ContractError(f"{where}: missing attribute {attr!r}")
-            _check_type(where, attr, attrs[attr], typ)
-        for attr, typ in OPTIONAL_NODE_ATTRS.items():
-            if attr in attrs:
-                _check_type(where, attr, attrs[attr], typ)
-        if attrs["kind"] not in KINDS:
-            raise ContractError(f"{where}: kind {attrs['kind']!r} not in {KINDS}")
-        if attrs["phase"] not in PHASES:
-            raise ContractError(f"{where}: phase {attrs['phase']!r} not in {PHASES}")
-        if attrs["order"] < -1:
-            raise ContractError(f"{where}: order must be >= -1 (-1: not executed)")
         if attrs["key"] in keys:
             raise ContractError(f"{where}: key {attrs['key']!r} also used by node "
                                 f"{keys[attrs['key']]!r}")
         keys[attrs["key"]] = n
-        for attr in ("value", "grad"):
-            if attrs.get(attr):
+        for attr in _SUMMARY_ATTRS & attrs.keys():
+            if attrs[attr]:
                 _check_summary(where, attr, attrs[attr])
-        for ref in ("forward", "param"):
-            target = attrs.get(ref)
+        for ref in _REF_ATTRS & attrs.keys():
+            target = attrs[ref]
             if target is not None and target not in graph:
                 raise ContractError(f"{where}: attribute {ref!r} points to missing node "
                                     f"{target!r}")
-        for i, child in enumerate(attrs.get("children", [])):
+        for i, child in enumerate(attrs.get("children", ())):
             if not isinstance(child, dict) or not isinstance(child.get("graph"), nx.DiGraph):
                 raise ContractError(f"{where}: children[{i}] must be "
                                     "{'name': str, 'graph': DiGraph}")
             validate(child["graph"], _path=f"{_path}/{n}:{child.get('name', i)}")
 
     for u, v, attrs in graph.edges(data=True):
+        if attrs.get("role") in _ROLE_SET and attrs.get("phase") in _PHASE_SET and all(
+                isinstance(attrs[k], OPTIONAL_EDGE_ATTRS[k])
+                for k in _OPT_EDGE_KEYS & attrs.keys()):
+            continue
         where = f"{where_g} edge {u!r} -> {v!r}"
         for attr, typ in EDGE_ATTRS.items():
             if attr not in attrs:

@@ -39,6 +39,7 @@ _SKIP = frozenset({
 # Tensor properties that are real ops (they create autograd nodes); other property reads are not.
 _OP_PROPERTIES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 _ALIAS_PROPERTIES = frozenset({"data", "grad"})
+_AMINMAX_FROM = 32_768  # elements: above this one aminmax pass beats amin + amax
 
 _DUNDER = {
     "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
@@ -586,12 +587,15 @@ class _Recorder:
             attrs[field] = summary
             if n == 0 or x.is_complex() or x.layout != torch.strided:
                 return
-            if not x.is_floating_point():
-                x = x.double()
+            if x.dtype not in (torch.float32, torch.float64):
+                x = x.double() if not x.is_floating_point() else x.float()
+            v = x.reshape(-1)
             if n <= FULL_VALUE_LIMIT:
-                summary["values"] = x.flatten()
-            # amin/amax/mean/norm are single cheap passes; std follows from norm and mean
-            stats = torch.stack((x.amin(), x.amax(), x.mean(), torch.linalg.vector_norm(x)))
+                summary["values"] = v
+            # min, max, sum, sum of squares: mean, std and norm follow; aminmax is one pass but
+            # only pays off on big tensors
+            lo_hi = torch.aminmax(v) if n > _AMINMAX_FROM else (v.amin(), v.amax())
+            stats = torch.stack((*lo_hi, v.sum(), torch.dot(v, v)))
             self.pending_stats.append((summary, n, stats))
 
     def _flush_stats(self) -> None:
@@ -599,11 +603,12 @@ class _Recorder:
         for item in self.pending_stats:
             by_device.setdefault(item[2].device, []).append(item)
         for items in by_device.values():
-            rows = torch.stack([s.double() for _, _, s in items]).tolist()
-            for (summary, n, _), (mn, mx, mean, norm) in zip(items, rows, strict=True):
-                var = (norm * norm - n * mean * mean) / (n - 1) if n > 1 else 0.0
+            rows = torch.stack([s for _, _, s in items]).tolist()  # promotes mixed dtypes
+            for (summary, n, _), (mn, mx, total, sq) in zip(items, rows, strict=True):
+                mean = total / n
+                var = (sq - n * mean * mean) / (n - 1) if n > 1 else 0.0
                 summary.update(min=mn, max=mx, mean=mean, std=math.sqrt(max(var, 0.0)),
-                               norm=norm)
+                               norm=math.sqrt(max(sq, 0.0)))
                 if "values" in summary:
                     summary["values"] = summary["values"].tolist()
         self.pending_stats.clear()
@@ -625,8 +630,6 @@ class _Recorder:
                 "order": upd["order"], "key": f"update:{pname}", "param": pnode,
                 "ops": upd["ops"], **_meta(t),
             }
-            if t is not None:
-                self._stats(self.nodes[nid], "value", t)
             acc = self.acc_of.get(pnode)
             if acc is not None:
                 self.edges.append((acc, nid, {"phase": "update", "role": "update"}))
