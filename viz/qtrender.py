@@ -31,11 +31,11 @@ def _renderer(svg: bytes) -> Any:
     global _app
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QByteArray
-    from PySide6.QtGui import QGuiApplication
     from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
 
-    if QGuiApplication.instance() is None:
-        _app = QGuiApplication([])
+    if QApplication.instance() is None:  # a QApplication, so widgets may follow in-process
+        _app = QApplication([])
     renderer = QSvgRenderer(QByteArray(svg))
     if not renderer.isValid():
         raise GraphvizError("Qt could not read the engine's SVG; export SVG instead or install "

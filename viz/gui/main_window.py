@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -623,31 +624,56 @@ class MainWindow(QMainWindow):
 
     def export_all(self, folder: str, fmt: str = "png") -> list[Path]:
         """Export every step of the main pane as folder/step_001.fmt ... (blocking)."""
+        return list(self._export_steps(folder, fmt))
+
+    def _export_steps(self, folder: str, fmt: str):
+        """Render step after step, yielding each written file; restores the shown step."""
         c = self.pane.controller
-        out = []
         keep = c.step
-        for s in range(c.step_count):
-            c.step = s
-            lay = self.layouts.cache.layout(self._spec(s))
-            self.pane.canvas.show_graph(c.display(s), lay)
-            out.append(render_scene(self.pane.canvas.scene(), Path(folder) / f"step_{s + 1:03d}"
-                                    f".{fmt}", background=self.theme.background))
-        c.step = keep
-        self.pane.refresh("collapse")
-        return out
+        try:
+            for s in range(c.step_count):
+                c.step = s
+                lay = self.layouts.cache.layout(self._spec(s))
+                self.pane.canvas.show_graph(c.display(s), lay)
+                yield render_scene(self.pane.canvas.scene(),
+                                   Path(folder) / f"step_{s + 1:03d}.{fmt}",
+                                   background=self.theme.background)
+        finally:
+            c.step = keep
+            self.pane.refresh("collapse")
 
     def _spec(self, step: int):
         from viz.gui.canvas import layout_spec
         return layout_spec(self.pane.controller.display(step))
 
     def export_all_dialog(self) -> None:
+        """Export every step, one per event-loop turn, with progress and Cancel."""
         folder = QFileDialog.getExistingDirectory(self, "Export every step to folder")
-        if folder:
+        if not folder:
+            return
+        total = self.pane.controller.step_count
+        progress = QProgressDialog("Exporting steps...", "Cancel", 0, total, self)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        steps = self._export_steps(folder, "png")
+        written: list[Path] = []
+
+        def next_step() -> None:
             try:
-                files = self.export_all(folder)
-                self.status_text.setText(f"Exported {len(files)} steps to {folder}")
-            except Exception as exc:  # noqa: BLE001
+                if progress.wasCanceled():
+                    steps.close()
+                    self.status_text.setText(f"Export cancelled after {len(written)} steps")
+                    return
+                written.append(next(steps))
+                progress.setValue(len(written))
+                QTimer.singleShot(0, next_step)
+            except StopIteration:
+                progress.setValue(total)
+                self.status_text.setText(f"Exported {len(written)} steps to {folder}")
+            except Exception as exc:  # noqa: BLE001 - an export error is a dialog
+                progress.cancel()
                 self.show_error(f"Export failed: {exc}")
+
+        QTimer.singleShot(0, next_step)
 
     def grab_image(self) -> QImage:
         """The whole window as an image (for --screenshot)."""
