@@ -27,6 +27,10 @@ class LayoutSpec:
     clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # key -> cluster path
     cluster_labels: dict[str, str] = field(default_factory=dict)        # cluster id -> title
     node_order: list[str] | None = None                  # optional DOT emission order
+    # same-rank ties drawing the backward pass beside the forward pass (forward box -> its
+    # backward box, parameter -> its gradient and update), and arrows that must not set ranks
+    anchors: list[tuple[str, str]] = field(default_factory=list)
+    loose_edges: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -46,6 +50,8 @@ def spec_key(spec: LayoutSpec) -> tuple:
         tuple(sorted((k, round(w), round(h), spec.clusters.get(k, ()))
                      for k, (w, h) in spec.nodes.items())),
         tuple(sorted(spec.edges)),
+        tuple(sorted(spec.anchors)),
+        tuple(sorted(spec.loose_edges)),
     )
 
 
@@ -91,9 +97,16 @@ def to_dot(spec: LayoutSpec) -> tuple[str, dict[str, str]]:
             lines.append(f"{indent}}}")
 
     emit((), "")
+    edges = set(spec.edges)
+    for u, v in spec.anchors:
+        if u in ids and v in ids and (u, v) not in edges:
+            lines.append(f"{ids[u]} -> {ids[v]} [style=invis, minlen=0, weight=4];")
+    anchors = set(spec.anchors)
     for u, v in spec.edges:
         if u in ids and v in ids:
-            lines.append(f"{ids[u]} -> {ids[v]};")
+            attrs = (" [minlen=0, weight=4]" if (u, v) in anchors else
+                     " [constraint=false]" if (u, v) in spec.loose_edges else "")
+            lines.append(f"{ids[u]} -> {ids[v]}{attrs};")
     lines.append("}")
     return "\n".join(lines), names
 
@@ -126,7 +139,7 @@ def parse_json(data: bytes | str, names: dict[str, str]) -> Layout:
         if u is None or v is None or "pos" not in e:
             continue
         pts, tip = [], None
-        for tok in e["pos"].split():
+        for tok in e["pos"].split(";")[0].split():  # several splines: draw the first
             if tok.startswith("e,"):
                 tip = _pt(tok[2:], height)
             elif tok.startswith("s,"):

@@ -40,14 +40,21 @@ def resolve_path(args: argparse.Namespace) -> str | None:
     return str(Path(args.path).resolve()) if args.path else None
 
 
+def _qt_message(mode, context, message: str) -> None:
+    """Qt's own log, less the offscreen platform's 'does not support' chatter."""
+    if "does not support" not in message:
+        print(message, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QSettings, QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(["graphstage"])
     app.setApplicationName("graphstage")
     app.setOrganizationName("graphstage")

@@ -11,13 +11,12 @@ from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsScene,
-    QGraphicsSimpleTextItem,
     QGraphicsView,
     QWidget,
 )
 
 from viz.gui.animation import AnimationClock, Tween
-from viz.gui.items import ClusterItem, EdgeItem, NodeItem, PulseItem, measure
+from viz.gui.items import CalloutItem, ClusterItem, EdgeItem, NodeItem, PulseItem, measure
 from viz.gui.theme import Theme, detail_font
 from viz.gui.viewgraph import DisplayGraph, scope_title
 from viz.layout import Layout, LayoutSpec
@@ -37,7 +36,29 @@ def layout_spec(display: DisplayGraph) -> LayoutSpec:
     # a scope holding a single box gets no frame of its own (less clutter, same meaning)
     paths = {k: tuple(c for c in p if count[c] >= 2) for k, p in paths.items()}
     labels = {c: c for p in paths.values() for c in p}
-    return LayoutSpec(sizes, list(display.edges), paths, labels)
+    anchors = ladder_anchors(display)
+    anchored = {v for _, v in anchors}
+    loose = {(u, v) for (u, v), e in display.edges.items() if e.role == "saved" or (
+        e.role in ("gradient", "update") and u in anchored and v in anchored)}
+    return LayoutSpec(sizes, list(display.edges), paths, labels, anchors=sorted(anchors),
+                      loose_edges=loose)
+
+
+def ladder_anchors(display: DisplayGraph) -> set[tuple[str, str]]:
+    """Ties that put each backward box beside the forward box it differentiates (and a
+    parameter's gradient and update beside it): the backward pass reads as the rungs of a
+    ladder next to the forward pass instead of a second copy below it."""
+    g, rep = display.graph, display.rep
+    out = set()
+    for k, dn in display.nodes.items():
+        for m in dn.members:
+            a = g.nodes[m]
+            ref = a.get("param") if a["kind"] in ("grad_acc", "update") else (
+                a.get("forward") if a["phase"] == "backward" else None)
+            ref_box = rep.get(ref) if ref is not None else None
+            if ref_box is not None and ref_box != k:
+                out.add((ref_box, k))
+    return out
 
 
 class GraphCanvas(QGraphicsView):
@@ -70,12 +91,11 @@ class GraphCanvas(QGraphicsView):
         self._pulses: list[PulseItem] = []
         self._morph: Tween | None = None
         self._dying: list = []
-        self._callout = QGraphicsSimpleTextItem()
-        self._callout.setZValue(10)
-        self._callout.setFont(detail_font())
+        self._callout = CalloutItem(theme)
         self._callout.setVisible(False)
         self.scene().addItem(self._callout)
         self.value_text = None  # callable(node_id) -> str, set by the pane
+        self._auto_fit = False  # refit on resize until the user zooms
         self.legend: tuple[str, float, float] | None = None
         self.apply_theme(theme)
 
@@ -85,7 +105,8 @@ class GraphCanvas(QGraphicsView):
         """Repaint every item with another theme."""
         self.theme = theme
         self.setBackgroundBrush(theme.background)
-        self._callout.setBrush(theme.text)
+        self._callout.theme = theme
+        self._callout.update()
         for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
             it.theme = theme
             if isinstance(it, EdgeItem):
@@ -293,10 +314,12 @@ class GraphCanvas(QGraphicsView):
     # ---- navigation --------------------------------------------------------------------------
 
     def fit(self) -> None:
-        """Fit the whole graph, but never magnify small graphs beyond 1.25x."""
+        """Fit the whole graph, but never magnify small graphs beyond 1.25x; keeps fitting
+        when the view is resized until the user zooms."""
         r = self.scene().itemsBoundingRect()
         if r.isEmpty():
             return
+        self._auto_fit = True
         self.fitInView(r.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
         if self.transform().m11() > 1.25:
             self.resetTransform()
@@ -308,12 +331,14 @@ class GraphCanvas(QGraphicsView):
         self.fit()
         if self.transform().m11() < 0.45 and self.nodes:
             self.resetTransform()
+            self._auto_fit = False
             self.scale(0.6, 0.6)
             top = min(self.nodes.values(), key=lambda it: it.pos().y())
             r = self.scene().itemsBoundingRect()
             self.centerOn(QPointF(top.pos().x(), r.top() + self.viewport().height() / 1.2 / 2))
 
     def zoom(self, factor: float) -> None:
+        self._auto_fit = False
         z = self.transform().m11() * factor
         if 0.02 < z < 8:
             self.scale(factor, factor)
@@ -328,9 +353,15 @@ class GraphCanvas(QGraphicsView):
         elif k == Qt.Key.Key_Minus:
             self.zoom(0.8)
         elif k == Qt.Key.Key_0:
+            self._auto_fit = False
             self.resetTransform()
         else:
             super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
 
     def _item_at(self, event: QMouseEvent):
         for it in self.items(event.position().toPoint()):

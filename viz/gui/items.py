@@ -359,3 +359,38 @@ class PulseItem(QGraphicsItem):
         painter.drawEllipse(QPointF(0, 0), self.R + 3.5, self.R + 3.5)
         painter.setBrush(QBrush(self.color))
         painter.drawEllipse(QPointF(0, 0), self.R, self.R)
+
+
+class CalloutItem(QGraphicsItem):
+    """The executing node's value summary: text on an opaque box above every other item, so it
+    stays readable where it overlaps a neighbour."""
+
+    PAD = 4.0
+
+    def __init__(self, theme: Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self._text = ""
+        self._rect = QRectF()
+        self.setZValue(10)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        self.prepareGeometryChange()
+        self._text = text
+        size = QFontMetricsF(detail_font()).size(0, text)
+        self._rect = QRectF(0, 0, size.width() + 2 * self.PAD, size.height() + 2 * self.PAD)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setPen(QPen(self.theme.muted, 1))
+        painter.setBrush(self.theme.background)
+        painter.drawRoundedRect(self._rect, 3, 3)
+        painter.setPen(self.theme.text)
+        painter.setFont(detail_font())
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)

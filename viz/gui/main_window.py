@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         self._autoadvance = True
         self._pending_step: dict[int, int] = {}
         self.panes: list[StagePane] = []
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        # stacked: the layouts are wide and short, so each framework keeps the full width
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
         self._build_search()
         central = QWidget()
         box = QVBoxLayout(central)
@@ -108,7 +109,7 @@ class MainWindow(QMainWindow):
         pane.shown.connect(lambda reason, i=index: self._pane_shown(i, reason))
         pane.player.finished.connect(self._player_finished)
         pane.canvas.morphFinished.connect(self._morph_finished)
-        pane.layoutFailed.connect(lambda m: self.show_error("Graphviz layout failed", m))
+        pane.layoutFailed.connect(self._layout_failed)
         if index == 0:
             pane.player.positionChanged.connect(self._position)
             pane.player.stateChanged.connect(self._play_state)
@@ -342,6 +343,11 @@ class MainWindow(QMainWindow):
     def _cancelled(self) -> None:
         self.status_text.setText("Loading cancelled")
         self.loadFailed.emit("cancelled")
+
+    def _layout_failed(self, message: str) -> None:
+        """A graph that cannot be laid out ends its load like a failed trace (never a hang)."""
+        self.show_error("Graphviz layout failed", message)
+        self.loadFailed.emit(f"Graphviz layout failed: {message}")
 
     def show_error(self, message: str, details: str = "") -> None:
         """A non-blocking error dialog with the user's traceback under 'Show Details'."""
