@@ -39,7 +39,9 @@ def wait_for(signal, timeout: float = 120.0) -> None:
 
 def wait_until(pred, timeout: float = 120.0) -> None:
     end = time.perf_counter() + timeout
-    while not pred() and time.perf_counter() < end:
+    while not pred():
+        if time.perf_counter() > end:
+            raise TimeoutError(f"condition not met within {timeout:.0f} s")
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
         time.sleep(0.002)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from viz import graphviz
 
@@ -59,7 +59,7 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_dot(spec: LayoutSpec) -> tuple[str, dict[str, str]]:
+def to_dot(spec: LayoutSpec, newrank: bool = True) -> tuple[str, dict[str, str]]:
     """DOT source for spec, and the DOT name -> key map used to read the result back."""
     ids = {k: f"n{i}" for i, k in enumerate(spec.node_order or spec.nodes)}
     names = {v: k for k, v in ids.items()}
@@ -77,7 +77,8 @@ def to_dot(spec: LayoutSpec) -> tuple[str, dict[str, str]]:
         members[path].append(k)
     lines = [
         "digraph G {",
-        "graph [rankdir=TB, nodesep=0.22, ranksep=0.38, newrank=true, outputorder=edgesfirst,"
+        f"graph [rankdir=TB, nodesep=0.22, ranksep=0.38, newrank={str(newrank).lower()}, "
+        "outputorder=edgesfirst,"
         " fontsize=13, labeljust=l, margin=0];",
         'node [shape=box, fixedsize=true, label=""];',
         "edge [arrowsize=0.7];",
@@ -154,7 +155,22 @@ def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None) -> L
     """Run Graphviz on spec (blocking: call it from a worker thread for big graphs)."""
     if not spec.nodes:
         return Layout({}, {}, {}, 0.0, 0.0)
-    source, names = to_dot(spec)
+    # Global ranking with the same-rank ladder ties gives the tidiest picture but trips Graphviz
+    # ("lost edge") on some clustered graphs, quickly; then plainer settings: a plainer layout
+    # beats none.
+    attempts = [(spec, True), (spec, False)]
+    if spec.anchors:
+        attempts.append((replace(spec, anchors=[], loose_edges=set()), False))
+    for s, newrank in attempts[:-1]:
+        try:
+            return _run_layout(s, newrank, engine)
+        except graphviz.GraphvizError:
+            pass
+    return _run_layout(*attempts[-1], engine)
+
+
+def _run_layout(spec: LayoutSpec, newrank: bool, engine: graphviz.Engine | None) -> Layout:
+    source, names = to_dot(spec, newrank=newrank)
     return parse_json(graphviz.run(source, "json", engine=engine), names)
 
 
