@@ -16,7 +16,7 @@ import numpy as np
 
 from tracers.contract import make_graph
 from tracers.script import ModelScript, ScriptError
-from tracers.tf_convert import Converter, GraphSpec, VarInfo, dtype_of, shape_of
+from tracers.tf_convert import Converter, GraphSpec, VarInfo, ancestors, dtype_of, shape_of
 from tracers.tf_env import default_device, import_tf
 from tracers.tf_values import choose_slots, summarize_np
 
@@ -102,18 +102,9 @@ class Tf1Tracer:
                 spec.input_grads[key] = dx.name
         spec.loss_tensors = [self.loss.name]
         spec.output_tensors = [t.name for t in self.fetches if hasattr(t, "name")]
-        starts = [getattr(t, "op", t).name for t in self.fetches]
-        seen: set[str] = set()
-        stack = list(starts)
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            op = graph.get_operation_by_name(n)
-            stack.extend(t.op.name for t in op.inputs)
-            stack.extend(c.name for c in op.control_inputs)
-        spec.executed = seen
+        preds = {op.name: [t.op.name for t in op.inputs] + [c.name for c in op.control_inputs]
+                 for op in graph.get_operations()}
+        spec.executed = ancestors([getattr(t, "op", t).name for t in self.fetches], preds)
         return spec
 
     def step(self, i: int) -> tuple[nx.DiGraph, float | None, float]:

@@ -171,7 +171,8 @@ def fold_map(ops: Iterable[Any], handles: Iterable[str]) -> dict[str, str]:
     return roots
 
 
-def _ancestors(starts: Iterable[str], preds: dict[str, list[str]]) -> set[str]:
+def ancestors(starts: Iterable[str], preds: dict[str, list[str]]) -> set[str]:
+    """Names reachable from starts through preds (the ops a fetch depends on)."""
     seen: set[str] = set()
     stack = list(starts)
     while stack:
@@ -214,13 +215,13 @@ class Converter:
         loss_ops = [t.split(":")[0] for t in spec.loss_tensors if t.split(":")[0] in names]
         if not loss_ops:
             loss_ops = [t.split(":")[0] for t in spec.output_tensors if t.split(":")[0] in names]
-        forward = _ancestors(loss_ops, preds)
+        forward = ancestors(loss_ops, preds)
         forward = {n for n in forward if not is_grad_name(n) and n not in roots}
         grad_ops = [t.split(":")[0] for t in list(spec.grad_tensors.values())
                     + list(spec.input_grads.values()) if t]
         backward = {op.name for op in ops if is_grad_name(op.name)}
         if grad_ops:
-            backward |= _ancestors(grad_ops, preds) - forward - set(roots)
+            backward |= ancestors(grad_ops, preds) - forward - set(roots)
         phase: dict[str, str] = {}
         by_name = {op.name: op for op in ops}
         for op in ops:

@@ -71,10 +71,7 @@ class StageController(QObject):
 
     def step_diff(self, step: int | None = None) -> StepDiff:
         """Structural change into `step` (default: the current one) from the step before."""
-        from tracers.contract import diff_steps
-        step = self.step if step is None else step
-        before = self.session.steps[step - 1] if step > 0 else None
-        return diff_steps(before, self.session.steps[step])
+        return self.session.diff(self.step if step is None else step)
 
     def display(self, step: int | None = None) -> DisplayGraph:
         """The boxes and arrows of a step under the current collapse state (memoised)."""
