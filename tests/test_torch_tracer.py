@@ -237,3 +237,14 @@ def test_user_traceback_shows_only_user_frames(models_dir):
         trace_script(models_dir / "bad_step_raises_torch.py", steps=1)
     details = info.value.details
     assert "bad_step_raises_torch.py" in details and "torch_tracer.py" not in details
+
+
+def test_linreg_converges_from_trace_file(examples_dir, tmp_path):
+    session = trace_script(examples_dir / "linreg_torch.py", steps=200)
+    g = TraceSession.load(session.save(tmp_path / "linreg.json")).steps[-1]
+    params = {a["name"]: a for _, a in g.nodes(data=True) if a["kind"] == "parameter"}
+    w, b = params["w"]["value"]["values"][0], params["b"]["value"]["values"][0]
+    assert abs(w - 0.1) < 0.02 and abs(b - 0.3) < 0.05
+    updates = {a["param"]: a for _, a in g.nodes(data=True) if a["kind"] == "update"}
+    assert set(updates) == {"p:w", "p:b"}                    # the hand-written update
+    assert all(a["op"] == "update" and a["ops"] for a in updates.values())
