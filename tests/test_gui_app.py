@@ -309,3 +309,21 @@ def test_main_screenshot_offscreen(tmp_path):
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))
     assert (img.width(), img.height()) == (900, 600)
+
+
+def test_minimap_shows_for_big_views_and_navigates(qtbot, win, dyn):
+    show(qtbot, win, dyn, step=0)
+    canvas = win.pane.canvas
+    canvas.fit()
+    assert not canvas.minimap.isVisible()            # the whole graph fits: no overview needed
+    canvas.zoom(4.0)
+    assert canvas.minimap.isVisible()
+    graph = canvas.scene().itemsBoundingRect()
+    target = canvas.nodes["output_layer/linear#0"].pos()
+    assert not canvas.minimap.visible_rect().contains(target) or graph.height() < 50
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    click = canvas.minimap.mapFromScene(QPointF(target))
+    qtbot.mouseClick(canvas.minimap.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(click))
+    assert canvas.minimap.visible_rect().contains(target)
+    canvas.fit()
+    assert not canvas.minimap.isVisible()

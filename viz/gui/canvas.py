@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from viz.gui.animation import AnimationClock, Tween
 from viz.gui.items import CalloutItem, ClusterItem, EdgeItem, NodeItem, PulseItem, measure
+from viz.gui.minimap import Minimap
 from viz.gui.theme import Theme, detail_font
 from viz.gui.viewgraph import DisplayGraph, scope_title
 from viz.layout import Layout, LayoutSpec
@@ -96,6 +97,7 @@ class GraphCanvas(QGraphicsView):
         self.scene().addItem(self._callout)
         self.value_text = None  # callable(node_id) -> str, set by the pane
         self._auto_fit = False  # refit on resize until the user zooms
+        self.minimap = Minimap(self)
         self.legend: tuple[str, float, float] | None = None
         self.apply_theme(theme)
 
@@ -107,6 +109,7 @@ class GraphCanvas(QGraphicsView):
         self.setBackgroundBrush(theme.background)
         self._callout.theme = theme
         self._callout.update()
+        self.minimap.viewport().update()
         for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
             it.theme = theme
             if isinstance(it, EdgeItem):
@@ -174,6 +177,7 @@ class GraphCanvas(QGraphicsView):
             for it in fade_in:
                 it.setOpacity(1.0)
             self._dying = []
+            self.minimap.refresh()
             return
         new_other = [*self.edges.values(), *self.clusters.values()]
         for it in new_other + fade_in:
@@ -201,6 +205,7 @@ class GraphCanvas(QGraphicsView):
                     scene.removeItem(it)
             self._dying = []
             self._morph = None
+            self.minimap.refresh()
             self.morphFinished.emit()
 
         self._morph_started = False
@@ -337,6 +342,10 @@ class GraphCanvas(QGraphicsView):
             r = self.scene().itemsBoundingRect()
             self.centerOn(QPointF(top.pos().x(), r.top() + self.viewport().height() / 1.2 / 2))
 
+    def stop_auto_fit(self) -> None:
+        """The user navigated: keep their view when the window is resized."""
+        self._auto_fit = False
+
     def zoom(self, factor: float) -> None:
         self._auto_fit = False
         z = self.transform().m11() * factor
@@ -362,6 +371,7 @@ class GraphCanvas(QGraphicsView):
         super().resizeEvent(event)
         if self._auto_fit:
             self.fit()
+        self.minimap.refresh()
 
     def _item_at(self, event: QMouseEvent):
         for it in self.items(event.position().toPoint()):
