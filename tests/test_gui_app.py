@@ -327,3 +327,29 @@ def test_minimap_shows_for_big_views_and_navigates(qtbot, win, dyn):
     assert canvas.minimap.visible_rect().contains(target)
     canvas.fit()
     assert not canvas.minimap.isVisible()
+
+
+def test_while_body_opens_in_place(qtbot, win):
+    pytest.importorskip("tensorflow")
+    session = trace_script(example_path("dynamicnet_while_tf"), 1, seed=0)
+    show(qtbot, win, session)
+    with qtbot.waitSignal(win.pane.shown, timeout=30000):
+        win.expand_all()
+    canvas = win.pane.canvas
+    canvas.finish_morph()
+    loop = next(k for k, it in canvas.nodes.items()
+                if it.phase == "forward" and "While" in it.detail)
+    before = scene_keys(win)
+    with qtbot.waitSignal(win.pane.shown, timeout=20000):
+        canvas.nodeDoubleClicked.emit(loop)            # what a double-click on the box sends
+    canvas.finish_morph()
+    inline = scene_keys(win) - before
+    ops = {canvas.display.nodes[k].attrs["op"] for k in inline}
+    assert {"MatMul", "Relu"} <= ops                   # the hidden layer runs inside the loop
+    assert all(k.startswith(loop + "::") for k in inline)
+    win._select(win.pane, next(k for k in inline if canvas.display.nodes[k].attrs["op"] == "Relu"))
+    assert "Relu" in win.inspector.toPlainText()
+    with qtbot.waitSignal(win.pane.shown, timeout=20000):
+        canvas.nodeDoubleClicked.emit(loop)
+    canvas.finish_morph()
+    assert scene_keys(win) == before

@@ -16,9 +16,8 @@ EXAMPLES = ["mul_tf", "mul_tf1", "linreg_tf", "dynamicnet_tf", "mnist_mlp_tf", "
 
 @pytest.mark.parametrize("fmt", ["svg", "png"])
 def test_cli_exports_all_tf_examples(tmp_path, fmt):
-    """One process per format (TensorFlow loads once), every example through viz.cli.main
-    (resnet18_tf's 2,400-node layout only once, as SVG, to keep the suite's runtime modest)."""
-    names = EXAMPLES if fmt == "svg" else [e for e in EXAMPLES if e != "resnet18_tf"]
+    """One process per format (TensorFlow loads once), every example through viz.cli.main."""
+    names = EXAMPLES
     code = ("import sys; from viz.cli import main\n"
             f"for name in {names!r}:\n"
             f"    rc = main(['export', 'assets/examples/' + name + '.py', '--steps', '1',"

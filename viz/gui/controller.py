@@ -37,6 +37,7 @@ class StageController(QObject):
         self.source = ""
         self.step = 0
         self.collapsed: set[str] = set()
+        self.opened: set[str] = set()      # boxes whose nested graphs are drawn inline
         self.selected = ""
         self._display: dict[tuple[int, frozenset], DisplayGraph] = {}
 
@@ -76,13 +77,19 @@ class StageController(QObject):
     def display(self, step: int | None = None) -> DisplayGraph:
         """The boxes and arrows of a step under the current collapse state (memoised)."""
         step = self.step if step is None else step
-        key = (step, frozenset(self.collapsed))
+        key = (step, frozenset(self.collapsed), frozenset(self.opened))
         d = self._display.get(key)
         if d is None:
             if len(self._display) > 64:
                 self._display.clear()
-            d = self._display[key] = build_display(self.session.steps[step], self.collapsed)
+            d = self._display[key] = build_display(self.session.steps[step], self.collapsed,
+                                                   self.opened)
         return d
+
+    def toggle_children(self, key: str) -> None:
+        """Open a control-flow op's (or call's) nested graphs in place, or close them."""
+        self.opened ^= {key}
+        self.displayChanged.emit("collapse")
 
     # ---- hierarchy ---------------------------------------------------------------------------
 

@@ -71,8 +71,8 @@ class InspectorPanel(QTextBrowser):
                          "<i>double-click the box to expand it</i></p>"
                          f"<table cellspacing=4>{rows}</table>")
             return
-        n = dn.members[0]
-        a = graph.nodes[n]
+        n = dn.members[0] if dn.members else dn.key
+        a = graph.nodes[n] if dn.members else (dn.attrs or {})
         out = [f"<h3>{html.escape(a.get('label', n))}</h3><table cellspacing=3>"]
 
         def row(name: str, value: str) -> None:
@@ -95,7 +95,8 @@ class InspectorPanel(QTextBrowser):
             grad = graph.nodes[a["param"]].get("grad")
         if grad is not None or a.get("kind") in ("parameter", "grad_acc"):
             out.append(f"<h4>gradient</h4><p>{_summary_html(grad)}</p>")
-        if a.get("phase") == "backward":
+        in_step = n in graph       # False for a node of a nested graph shown inline
+        if a.get("phase") == "backward" and in_step:
             produced = [(v, graph.nodes[graph.nodes[v]["param"]].get("grad"))
                         for v in graph.successors(n) if graph.nodes[v].get("param") in graph]
             if produced:
@@ -124,13 +125,14 @@ class InspectorPanel(QTextBrowser):
         if a.get("ops"):
             out.append("<h4>folded ops</h4><p><code>" + html.escape(" → ".join(a["ops"]))
                        + "</code></p>")
-        ins = [_link(graph, u) for u in graph.predecessors(n)]
-        outs = [_link(graph, v) for v in graph.successors(n)]
+        ins = [_link(graph, u) for u in graph.predecessors(n)] if in_step else []
+        outs = [_link(graph, v) for v in graph.successors(n)] if in_step else []
         if ins:
             out.append("<h4>inputs</h4><p>" + "<br>".join(ins[:20]) + "</p>")
         if outs:
             out.append("<h4>consumers</h4><p>" + "<br>".join(outs[:20]) + "</p>")
         if a.get("children"):
             names = ", ".join(html.escape(str(c.get("name", "?"))) for c in a["children"])
-            out.append(f"<h4>nested graphs</h4><p>{names}</p>")
+            out.append(f"<h4>nested graphs</h4><p>{names}<br><i>double-click the box to open "
+                       "them in place</i></p>")
         self.setHtml("".join(out))

@@ -36,6 +36,7 @@ from viz.gui.inspector import InspectorPanel
 from viz.gui.pane import StagePane
 from viz.gui.theme import Theme, apply_palette, make_theme
 from viz.gui.timeline import TimelineWidget
+from viz.gui.viewgraph import has_children
 from viz.gui.workers import LayoutWorker, TraceWorker
 from viz.layout import LayoutCache
 
@@ -485,6 +486,8 @@ class MainWindow(QMainWindow):
             return
         if dn.is_group:
             pane.controller.toggle_scope(dn.group)
+        elif has_children(pane.canvas.display, key):
+            pane.controller.toggle_children(key)
         elif dn.container:
             pane.controller.toggle_scope(dn.container)
 

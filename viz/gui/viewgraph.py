@@ -63,6 +63,7 @@ class DisplayNode:
     container: str                 # scope whose cluster holds this box ('' = top level)
     members: list[str] = field(default_factory=list)   # step-graph node ids
     group: str | None = None       # the collapsed scope, for groups
+    attrs: dict | None = None      # a node of a nested graph shown inline (not in the step graph)
 
     @property
     def is_group(self) -> bool:
@@ -124,8 +125,11 @@ def _consumer_scope(graph: nx.DiGraph, node: str) -> str:
     return scopes.pop() if len(scopes) == 1 else ""
 
 
-def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = ()) -> DisplayGraph:
-    """Fold every node inside a collapsed scope into that scope's group (per phase)."""
+def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
+                  opened: Iterable[str] = ()) -> DisplayGraph:
+    """Fold every node inside a collapsed scope into that scope's group (per phase), and draw
+    the nested graphs (TF While bodies, If branches, called functions) of the `opened` boxes
+    inline, each in a frame of its own under its op."""
     collapsed = set(collapsed)
     nodes: dict[str, DisplayNode] = {}
     rep: dict[str, str] = {}
@@ -166,7 +170,43 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = ()) -> DisplayGr
                                           a.get("shape"))
         else:
             e.count += 1
+    for key in opened:
+        dn = nodes.get(key)
+        if dn is not None and not dn.is_group:
+            _inline_children(graph.nodes[dn.members[0]], dn, nodes, edges)
     return DisplayGraph(graph, nodes, edges, rep)
+
+
+def has_children(display: DisplayGraph, key: str) -> bool:
+    """Whether the box holds nested graphs that can be opened in place."""
+    dn = display.nodes.get(key)
+    a = dn.attrs if dn is not None and dn.attrs is not None else (
+        display.graph.nodes[dn.members[0]] if dn is not None and not dn.is_group else {})
+    return bool(a.get("children"))
+
+
+def _inline_children(attrs: dict, parent: DisplayNode, nodes: dict[str, DisplayNode],
+                     edges: dict[tuple[str, str], DisplayEdge]) -> None:
+    """Add a box per node of each nested graph, framed under the parent's scope, with an arrow
+    from the parent to each graph's entry nodes."""
+    base = parent.container + "/" if parent.container else ""
+    for child in attrs.get("children", ()):
+        cg = child["graph"]
+        frame = f"{base}{parent.label.replace('/', '∕')} · {child.get('name', 'body')}"
+        ids = {}
+        for n, a in cg.nodes(data=True):
+            key = f"{parent.key}::{child.get('name', 'body')}::{a.get('key', n)}"
+            ids[n] = key
+            label = " ".join((a.get("label") or n).split())
+            nodes[key] = DisplayNode(key, label, node_detail(a), a.get("kind", "op"),
+                                     parent.phase, frame, [], attrs=dict(a))
+        for u, v, a in cg.edges(data=True):
+            edges.setdefault((ids[u], ids[v]), DisplayEdge(ids[u], ids[v], a.get("role", "data"),
+                                                           parent.phase, a.get("shape")))
+        for n in cg.nodes:
+            if cg.in_degree(n) == 0:
+                edges.setdefault((parent.key, ids[n]),
+                                 DisplayEdge(parent.key, ids[n], "control", parent.phase))
 
 
 def depth_collapse(graph: nx.DiGraph, depth: int) -> set[str]:
