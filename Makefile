@@ -14,7 +14,7 @@ run: setup
 	  $(VENV)/bin/graphstage --example dynamicnet_torch; \
 	else \
 	  echo "no display: rendering offscreen to out/ instead"; mkdir -p out; \
-	  QT_QPA_PLATFORM=offscreen $(VENV)/bin/graphstage --example dynamicnet_torch --steps 20 --step 3 --screenshot out/dynamicnet.png && \
+	  QT_QPA_PLATFORM=offscreen $(VENV)/bin/graphstage --example dynamicnet_torch --steps 20 --step 5 --at 0.6 --screenshot out/dynamicnet.png && \
 	  $(VENV)/bin/graphstage export dynamicnet_torch --steps 5 --format png -o out/export && \
 	  echo "wrote out/dynamicnet.png and out/export/"; \
 	fi
