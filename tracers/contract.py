@@ -181,17 +181,22 @@ def _node_ok(n: Any, a: dict) -> bool:
     return True
 
 
+def _check_attrs(where: str, attrs: Mapping, required: Mapping, optional: Mapping) -> None:
+    """Raise for the first missing required attribute or mistyped attribute."""
+    for attr, typ in required.items():
+        if attr not in attrs:
+            raise ContractError(f"{where}: missing attribute {attr!r}")
+        _check_type(where, attr, attrs[attr], typ)
+    for attr, typ in optional.items():
+        if attr in attrs:
+            _check_type(where, attr, attrs[attr], typ)
+
+
 def _explain_node(where: str, n: Any, attrs: dict) -> None:
     """Raise the ContractError that says what is wrong with a node that failed _node_ok."""
     if not isinstance(n, str):
         raise ContractError(f"{where}: node ids must be str")
-    for attr, typ in NODE_ATTRS.items():
-        if attr not in attrs:
-            raise ContractError(f"{where}: missing attribute {attr!r}")
-        _check_type(where, attr, attrs[attr], typ)
-    for attr, typ in OPTIONAL_NODE_ATTRS.items():
-        if attr in attrs:
-            _check_type(where, attr, attrs[attr], typ)
+    _check_attrs(where, attrs, NODE_ATTRS, OPTIONAL_NODE_ATTRS)
     if attrs["kind"] not in KINDS:
         raise ContractError(f"{where}: kind {attrs['kind']!r} not in {KINDS}")
     if attrs["phase"] not in PHASES:
@@ -250,13 +255,7 @@ def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
                 for k in _OPT_EDGE_KEYS & attrs.keys()):
             continue
         where = f"{where_g} edge {u!r} -> {v!r}"
-        for attr, typ in EDGE_ATTRS.items():
-            if attr not in attrs:
-                raise ContractError(f"{where}: missing attribute {attr!r}")
-            _check_type(where, attr, attrs[attr], typ)
-        for attr, typ in OPTIONAL_EDGE_ATTRS.items():
-            if attr in attrs:
-                _check_type(where, attr, attrs[attr], typ)
+        _check_attrs(where, attrs, EDGE_ATTRS, OPTIONAL_EDGE_ATTRS)
         if attrs["role"] not in ROLES:
             raise ContractError(f"{where}: role {attrs['role']!r} not in {ROLES}")
         if attrs["phase"] not in PHASES:
