@@ -31,6 +31,8 @@ class LayoutSpec:
     # backward box, parameter -> its gradient and update), and arrows that must not set ranks
     anchors: list[tuple[str, str]] = field(default_factory=list)
     loose_edges: set[tuple[str, str]] = field(default_factory=set)
+    # leaf -> clustered op arrows whose leaf may sit on the op's own row (no staircase)
+    flat_edges: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -52,6 +54,7 @@ def spec_key(spec: LayoutSpec) -> tuple:
         tuple(sorted(spec.edges)),
         tuple(sorted(spec.anchors)),
         tuple(sorted(spec.loose_edges)),
+        tuple(sorted(spec.flat_edges)),
     )
 
 
@@ -106,7 +109,8 @@ def to_dot(spec: LayoutSpec, newrank: bool = True) -> tuple[str, dict[str, str]]
     for u, v in spec.edges:
         if u in ids and v in ids:
             attrs = (" [minlen=0, weight=4]" if (u, v) in anchors else
-                     " [constraint=false]" if (u, v) in spec.loose_edges else "")
+                     " [constraint=false]" if (u, v) in spec.loose_edges else
+                     " [minlen=0]" if (u, v) in spec.flat_edges else "")
             lines.append(f"{ids[u]} -> {ids[v]}{attrs};")
     lines.append("}")
     return "\n".join(lines), names
@@ -159,8 +163,8 @@ def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None) -> L
     # ("lost edge") on some clustered graphs, quickly; then plainer settings: a plainer layout
     # beats none.
     attempts = [(spec, True), (spec, False)]
-    if spec.anchors:
-        attempts.append((replace(spec, anchors=[], loose_edges=set()), False))
+    if spec.anchors or spec.flat_edges:
+        attempts.append((replace(spec, anchors=[], loose_edges=set(), flat_edges=set()), False))
     for s, newrank in attempts[:-1]:
         try:
             return _run_layout(s, newrank, engine)

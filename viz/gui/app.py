@@ -105,17 +105,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _arm_screenshot(win, args: argparse.Namespace, code: list[int], expected: int) -> None:
     """Save the window once every expected pane has shown its graph (or loading failed)."""
+    from PySide6.QtCore import QTimer
+
     seen: set[int] = set()
 
     def on_loaded(index: int) -> None:
         seen.add(index)
         if len(seen) >= expected and not win.loading:
-            if args.at is not None:
-                win.fit()   # show the whole pass that is animating
-                for p in win.panes:
-                    if p.player.schedule is not None:
-                        p.player.seek(p.player.schedule.total * args.at)
-            _save(win, args, code)
+            save_when_laid_out()
+
+    def save_when_laid_out() -> None:
+        # --expand asks for a new layout right after the load: wait for it
+        if any(p.laying_out for p in win.panes):
+            QTimer.singleShot(50, save_when_laid_out)
+            return
+        if args.at is not None:
+            win.fit()   # show the whole pass that is animating
+            for p in win.panes:
+                if p.player.schedule is not None:
+                    p.player.seek(p.player.schedule.total * args.at)
+        _save(win, args, code)
 
     def on_failed(msg: str) -> None:
         print(f"graphstage: {msg}", file=sys.stderr)

@@ -41,8 +41,11 @@ def layout_spec(display: DisplayGraph) -> LayoutSpec:
     anchored = {v for _, v in anchors}
     loose = {(u, v) for (u, v), e in display.edges.items() if e.role == "saved" or (
         e.role in ("gradient", "update") and u in anchored and v in anchored)}
+    leaves = ("parameter", "constant", "input")
+    flat = {(u, v) for (u, v), e in display.edges.items() if e.role == "data"
+            and display.nodes[u].kind in leaves and paths.get(v)}
     return LayoutSpec(sizes, list(display.edges), paths, labels, anchors=sorted(anchors),
-                      loose_edges=loose)
+                      loose_edges=loose, flat_edges=flat)
 
 
 def ladder_anchors(display: DisplayGraph) -> set[tuple[str, str]]:

@@ -43,7 +43,7 @@ class StagePane(QWidget):
         box.setSpacing(0)
         box.addWidget(self.title)
         box.addWidget(self.canvas, 1)
-        self._waiting: tuple | None = None
+        self._waiting: tuple | None = None   # (layout key, display, reason) being laid out
         self._shown_step = -1
         self.request_clock = QElapsedTimer()
         self.controller.displayChanged.connect(self.refresh)
@@ -52,6 +52,11 @@ class StagePane(QWidget):
         self.canvas.value_text = self._value_text
 
     # ---- state -> scene ----------------------------------------------------------------------
+
+    @property
+    def laying_out(self) -> bool:
+        """Whether a layout this pane waits for is still being computed."""
+        return self._waiting is not None
 
     def refresh(self, reason: str = "collapse") -> None:
         """Show the controller's current display, from the cache or once its layout is ready."""
