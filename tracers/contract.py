@@ -8,9 +8,8 @@ docs/contract.md is the prose reference for the same rules.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,23 +115,6 @@ def make_graph(
         **extra,
     )
     return g
-
-
-def summarize(values: Iterable[float], shape: list[int], dtype: str, device: str) -> dict:
-    """A value summary from a flat list of numbers (used by tests and small tensors)."""
-    vals = [float(v) for v in values]
-    n = len(vals)
-    out: dict[str, Any] = {"shape": list(shape), "dtype": dtype, "device": device}
-    if n:
-        mean = sum(vals) / n
-        var = sum((v - mean) ** 2 for v in vals) / (n - 1) if n > 1 else 0.0
-        out.update(
-            min=min(vals), max=max(vals), mean=mean, std=math.sqrt(var),
-            norm=math.sqrt(sum(v * v for v in vals)),
-        )
-        if n <= FULL_VALUE_LIMIT:
-            out["values"] = vals
-    return out
 
 
 def _check_type(where: str, attr: str, value: Any, typ: Any) -> None:
@@ -346,14 +328,3 @@ def diff_steps(before: nx.DiGraph | None, after: nx.DiGraph) -> StepDiff:
 def _natural(key: str) -> list:
     """Sort 'hidden#10' after 'hidden#2'."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
-
-
-def nodes_by_key(graph: nx.DiGraph) -> dict[str, str]:
-    """Map stable key -> node id for one step graph."""
-    return {a["key"]: n for n, a in graph.nodes(data=True)}
-
-
-def phase_nodes(graph: nx.DiGraph, phase: str) -> list[str]:
-    """Nodes of one phase in recorded execution order (unexecuted nodes last)."""
-    nodes = [n for n, a in graph.nodes(data=True) if a["phase"] == phase]
-    return sorted(nodes, key=lambda n: (graph.nodes[n]["order"] < 0, graph.nodes[n]["order"], n))

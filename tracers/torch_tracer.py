@@ -34,7 +34,7 @@ _SKIP = frozenset({
     "__index__", "__int__", "__float__", "data_ptr", "stride", "is_contiguous", "element_size",
     "storage_offset", "__hash__", "__reduce_ex__", "__deepcopy__", "untyped_storage", "backward",
     "register_hook", "retain_grad", "requires_grad_", "is_floating_point", "is_complex", "type",
-    "get_device", "__array__", "numpy", "cpu_numpy",
+    "get_device", "__array__", "numpy",
 })
 # Tensor properties that are real ops (they create autograd nodes); other property reads are not.
 _OP_PROPERTIES = frozenset({"T", "mT", "H", "mH", "real", "imag"})

@@ -20,7 +20,6 @@ from viz.gui.viewgraph import (
 )
 
 if TYPE_CHECKING:
-    from tracers.contract import StepDiff
     from tracers.session import TraceSession
 
 
@@ -69,10 +68,6 @@ class StageController(QObject):
         if step != self.step:
             self.step = step
             self.displayChanged.emit("step")
-
-    def step_diff(self, step: int | None = None) -> StepDiff:
-        """Structural change into `step` (default: the current one) from the step before."""
-        return self.session.diff(self.step if step is None else step)
 
     def display(self, step: int | None = None) -> DisplayGraph:
         """The boxes and arrows of a step under the current collapse state (memoised)."""

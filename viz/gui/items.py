@@ -244,17 +244,6 @@ class EdgeItem(QGraphicsPathItem):
         self.prepareGeometryChange()
         self.setPath(path)
 
-    def set_straight(self, a: QPointF, b: QPointF) -> None:
-        """A straight arrow between two moving boxes (used while a morph is running)."""
-        path = QPainterPath(a)
-        d = b - a
-        length = math.hypot(d.x(), d.y()) or 1.0
-        end = b - d * (7.0 / length)
-        path.lineTo(end)
-        self._arrow = _arrowhead(end, b)
-        self.prepareGeometryChange()
-        self.setPath(path)
-
     def boundingRect(self) -> QRectF:
         return super().boundingRect().united(self._arrow.boundingRect()).adjusted(-2, -2, 2, 2)
 
