@@ -117,11 +117,11 @@ def bench_gpt(app: QApplication) -> None:
     for _ in range(2):
         t0 = time.perf_counter()
         pane.controller.toggle_scope(scope)
-        wait_until(lambda s=scope: s not in pane.controller.collapsed and not pane._waiting)
+        wait_until(lambda s=scope: s not in pane.controller.collapsed and not pane.laying_out)
         times.append(time.perf_counter() - t0)
         pane.canvas.finish_morph()
         pane.controller.toggle_scope(scope)
-        wait_until(lambda: not pane._waiting)
+        wait_until(lambda: not pane.laying_out)
         win.layouts.cache._data.clear()
     print(f"gpt_torch: expanding collapsed block {scope!r}: {1000 * min(times):.0f} ms best, "
           f"{1000 * max(times):.0f} ms worst of {len(times)} (uncached layout; target < 300 ms)")
