@@ -63,7 +63,7 @@ class Tf1Tracer:
         self.first_capture_s = time.perf_counter() - t0
         executed = spec.executed or set()
         nodes = dict(self.template.graph.nodes(data=True))
-        self.slots = [s for s in choose_slots(self.template.slots, nodes, values)
+        self.slots = [s for s in choose_slots(self.template.slots, nodes, values)[0]
                       if s.tensor.rsplit(":", 1)[0] in executed]
         self.tensors = list(dict.fromkeys(s.tensor for s in self.slots))
         self.fold, self.values = fold, values

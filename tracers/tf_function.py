@@ -10,7 +10,7 @@ from typing import Any
 
 from tracers.contract import FULL_VALUE_LIMIT
 from tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
-from tracers.tf_values import SummaryPlan
+from tracers.tf_values import Fetched, SummaryPlan
 
 
 @dataclass
@@ -192,9 +192,11 @@ class StepRunner:
     """Runs a concrete function's graph, imported into a new function that also returns the
     planned tensors and the variables' values after each update op.
 
-    With ``reduce`` the big planned tensors are summarised inside that same execution (a few
-    numbers come back instead of the tensor): cheaper per step, slower to build, so a tracer
-    builds the plain runner first and upgrades once TensorFlow reuses the concrete function.
+    With ``reduce`` the planned tensors are summarised inside that same execution: each big one
+    costs four reductions (two for a light one), stacked into matrices, the tiny ones are
+    packed into one vector, so a few tensors come back instead of dozens. That is cheaper per
+    step but slower to build, so a tracer builds the plain runner first and upgrades once
+    TensorFlow reuses the concrete function.
     """
 
     def __init__(self, tf: Any, cf: Any, plan: SummaryPlan,
@@ -225,45 +227,99 @@ class StepRunner:
                 with tf.control_dependencies([op]):
                     by_name["post:" + name] = tf.raw_ops.ReadVariableOp(
                         resource=op.inputs[0], dtype=tf.as_dtype(post_dtypes[name]))
-            stats, raw = [], []
-            for n in plan.tensors:
-                t = by_name[n]
-                if reduce and _reduce_in_graph(tf, t):
-                    x = tf.reshape(t, [-1])
-                    if x.dtype not in (tf.float32, tf.float64):
-                        x = tf.cast(x, tf.float32)
-                    s4 = tf.stack([tf.reduce_min(x), tf.reduce_max(x), tf.reduce_sum(x),
-                                   tf.reduce_sum(x * x)])
-                    stats.append(tf.cast(s4, tf.float64))
-                    self.layout.append(("stats", len(stats) - 1, t.shape.num_elements()))
-                else:
-                    raw.append(t)
-                    self.layout.append(("raw", len(raw) - 1, 0))
-            packed = tf.concat(stats, 0) if stats else tf.zeros([0], tf.float64)
-            return list(outs), packed, raw
+            packer = _Packer(tf, reduce)
+            layout = [packer.add(by_name[n], light)
+                      for n, light in zip(plan.tensors, plan.light, strict=True)]
+            self.layout = packer.resolve(layout)
+            return (list(outs), packer.matrix("stats"), packer.matrix("moments"), packer.full(),
+                    packer.raw)
 
-        # per planned tensor: ("stats" | "raw", index, element count) of where its data comes back
+        # per planned tensor: ("stats" | "moments" | "full" | "raw", index, element count): a
+        # column of a stats matrix, an offset into the full values, or an index into the raw
         self.layout: list[tuple[str, int, int]] = []
         specs = [tf.TensorSpec(t.shape, t.dtype) for t in inputs[:n_args]]
         self.fn = tf.function(body, autograph=False).get_concrete_function(*specs)
+        # ConcreteFunction.__call__ re-binds a structured signature on every call (~0.1 ms);
+        # tf.function itself calls _call_flat with tensors, as this does where it exists
+        flat_call, captured = getattr(self.fn, "_call_flat", None), self.fn.captured_inputs
+        self._call = (lambda args: flat_call(list(args), captured)) if flat_call else \
+            (lambda args: self.fn(*args))
 
-    def __call__(self, flat_args: list[Any]) -> tuple[Any, Any]:
-        outs, packed, raw = self.fn(*flat_args)
-        return outs, (packed, raw, self.layout)
+    def __call__(self, flat_args: list[Any]) -> tuple[Any, Fetched]:
+        outs, stats, moments, full, raw = self._call(flat_args)
+        return outs, Fetched(stats.numpy(), moments.numpy(), full.numpy(), raw, self.layout)
 
     def reducing(self) -> StepRunner:
         """The same runner with in-graph summaries (built on demand)."""
         return self if self.reduces else StepRunner(*self._args, reduce=True)
 
 
-def _reduce_in_graph(tf: Any, t: Any) -> bool:
-    """Summarise t inside the step's own execution (one small vector comes back instead of the
-    tensor) when it is numeric, of known size and too big to show in full."""
-    if not (t.dtype.is_floating or t.dtype.is_integer) or t.dtype.is_complex:
-        return False
-    if not t.shape.is_fully_defined():
-        return False
-    return t.shape.num_elements() > FULL_VALUE_LIMIT
+_STATS = ("min", "max", "sum", "norm")
+_MOMENTS = ("sum", "norm")
+
+
+class _Packer:
+    """The in-graph summary ops of a reducing StepRunner. A big tensor costs four reductions
+    (min, max, sum, norm), or two (sum, norm) when it is ``light``; the results are gathered
+    into per-dtype columns and stacked into one matrix per kind. Tiny tensors are cast and
+    concatenated; the rest (or, without ``reduce``, everything) comes back whole."""
+
+    def __init__(self, tf: Any, reduce: bool) -> None:
+        self.tf = tf
+        self.reduce = reduce
+        self.ops = {"min": tf.reduce_min, "max": tf.reduce_max, "sum": tf.reduce_sum,
+                    "norm": tf.math.reduce_euclidean_norm}
+        # kind -> dtype -> one list of scalar tensors per statistic
+        self.columns: dict[str, dict[Any, list[list[Any]]]] = {"stats": {}, "moments": {}}
+        self.tiny: list[Any] = []
+        self.raw: list[Any] = []
+        self.n_full = 0
+
+    def add(self, t: Any, light: bool) -> tuple[Any, int, int]:
+        """Where t's data will come back: (kind, index, element count); a reduced tensor's
+        index is its position within its dtype's columns until resolve()."""
+        tf = self.tf
+        dt = t.dtype
+        numeric = (dt.is_floating or dt.is_integer) and not dt.is_complex
+        if not self.reduce or not numeric or not t.shape.is_fully_defined() or \
+                t.shape.num_elements() == 0:
+            self.raw.append(t)
+            return ("raw", len(self.raw) - 1, 0)
+        n = t.shape.num_elements()
+        if n <= FULL_VALUE_LIMIT:
+            self.tiny.append(tf.reshape(tf.cast(t, tf.float64), [-1]))
+            self.n_full += n
+            return ("full", self.n_full - n, n)
+        x = t if dt in (tf.float32, tf.float64) else tf.cast(t, tf.float32)
+        kind, names = ("moments", _MOMENTS) if light else ("stats", _STATS)
+        cols = self.columns[kind].setdefault(x.dtype, [[] for _ in names])
+        for col, name in zip(cols, names, strict=True):
+            col.append(self.ops[name](x))
+        return ((kind, x.dtype), len(cols[0]) - 1, n)
+
+    def matrix(self, kind: str) -> Any:
+        """One float64 [statistics, tensors] matrix of a kind, dtype blocks in insertion
+        order."""
+        tf = self.tf
+        rows = len(_STATS if kind == "stats" else _MOMENTS)
+        blocks = [tf.cast(tf.stack([tf.stack(c) for c in cols]), tf.float64)
+                  for cols in self.columns[kind].values()]
+        return tf.concat(blocks, 1) if blocks else tf.zeros([rows, 0], tf.float64)
+
+    def resolve(self, layout: list[tuple[Any, int, int]]) -> list[tuple[str, int, int]]:
+        """Turn per-dtype column positions into columns of their kind's matrix."""
+        start = {}
+        for kind, by_dtype in self.columns.items():
+            offset = 0
+            for dt, cols in by_dtype.items():
+                start[(kind, dt)] = offset
+                offset += len(cols[0])
+        return [(k[0], start[k] + i, n) if isinstance(k, tuple) else (k, i, n)
+                for k, i, n in layout]
+
+    def full(self) -> Any:
+        tf = self.tf
+        return tf.concat(self.tiny, 0) if self.tiny else tf.zeros([0], tf.float64)
 
 
 def flatten_args(tf: Any, args: tuple, n_args: int) -> list[Any]:

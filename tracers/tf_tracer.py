@@ -30,23 +30,31 @@ from tracers.tf_function import (
     flatten_args,
     signature_reason,
 )
-from tracers.tf_values import choose_slots, plan_summaries, summarize_array, summarize_fetched
+from tracers.tf_values import (
+    Fetched,
+    SummaryPlan,
+    choose_slots,
+    plan_summaries,
+    summarize_array,
+    summarize_fetched,
+)
 
 Progress = Callable[[int, int, str], None]
 
 
 @dataclass
 class Captured:
-    """Everything cached for one concrete function: template, runner, value plan."""
+    """Everything cached for one concrete function: template (with its constant values
+    filled in), runner, value plan and, per planned tensor, the (node, attribute) it fills."""
 
     cf: Any
     info: FunctionInfo
     template: Template
     runner: StepRunner
-    plan: Any
-    meta: dict[str, tuple]
-    slots: list[ValueSlot]
-    static_values: dict[str, dict]
+    plan: SummaryPlan
+    targets: list[list[tuple[str, str]]]
+    value_nodes: list[str]
+    loss_index: int | None
     first_capture_s: float
 
 
@@ -173,21 +181,20 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
     g = tmpl.graph
     kinds = {n: a["kind"] for n, a in g.nodes(data=True)}
     captured_ops = _captured_tensors(cf, info)
-    static_values: dict[str, dict] = {}
     dyn_slots: list[ValueSlot] = []
     for s in tmpl.slots:
         op_name = s.tensor.rsplit(":", 1)[0]
         if s.attr == "value" and op_name in captured_ops:
             arr = captured_ops[op_name]
-            static_values[s.node] = summarize_array(arr, s.dtype, s.device)
+            g.nodes[s.node]["value"] = summarize_array(arr, s.dtype, s.device)
         elif s.attr == "value" and kinds.get(s.node) == "constant" and \
                 g.nodes[s.node].get("op") == "Const":
             arr = _const_value(tf, cf.graph, op_name)
             if arr is not None:
-                static_values[s.node] = summarize_array(arr, s.dtype, s.device)
+                g.nodes[s.node]["value"] = summarize_array(arr, s.dtype, s.device)
         else:
             dyn_slots.append(s)
-    chosen = choose_slots(dyn_slots, dict(g.nodes(data=True)), values)
+    chosen, light = choose_slots(dyn_slots, dict(g.nodes(data=True)), values)
     post_dtypes: dict[str, str] = {}
     if values == "all":
         for upd, handle in tmpl.post_update:
@@ -196,14 +203,19 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                 chosen.append(ValueSlot(upd, "value", "post:" + upd, var.shape, var.dtype,
                                         g.nodes[upd]["device"]))
                 post_dtypes[upd] = var.dtype
-    plan = plan_summaries(chosen)
-    meta = {s.tensor: (s.shape, s.dtype, s.device) for s in chosen}
+    plan = plan_summaries(chosen, light)
+    index = {t: i for i, t in enumerate(plan.tensors)}
+    targets: list[list[tuple[str, str]]] = [[] for _ in plan.tensors]
+    for s in chosen:
+        targets[index[s.tensor]].append((s.node, s.attr))
     try:
         runner = StepRunner(tf, cf, plan, post_dtypes)
     except Exception as exc:  # noqa: BLE001 - report any TF failure as one line
         raise _fail(ms, "could not build the instrumented step", exc) from None
     g.graph["graph_ops"] = len(cf.graph.get_operations())
-    return Captured(cf, info, tmpl, runner, plan, meta, chosen, static_values,
+    value_nodes = list(dict.fromkeys(s.node for s in chosen))
+    return Captured(cf, info, tmpl, runner, plan, targets, value_nodes,
+                    index.get(info.loss_tensor or ""),
                     time.perf_counter() - t0)
 
 
@@ -250,22 +262,18 @@ def _has_nested_gradients(cf: Any) -> bool:
                for f in cf.graph.as_graph_def().library.function)
 
 
-def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched: list,
+def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched: Fetched,
                      extra: dict[str, Any]) -> tuple[nx.DiGraph, float | None]:
     """Copy the cached template and fill this step's values, gradients and graph attrs."""
-    summaries = summarize_fetched(c.plan, fetched, c.meta)
-    g = fast_copy(c.template.graph)
-    nodes = g.nodes
-    for n, v in c.static_values.items():
-        nodes[n]["value"] = v
-    for s in c.slots:
-        d = summaries.get(s.tensor)
-        if d is not None:
-            nodes[s.node][s.attr] = d
+    summaries = summarize_fetched(c.plan, fetched)
+    g = step_copy(c.template.graph, c.value_nodes)
+    nodes = g._node  # noqa: SLF001 - skips a view lookup per value
+    for d, targets in zip(summaries, c.targets, strict=True):
+        for n, attr in targets:
+            nodes[n][attr] = d
     loss = None
-    lt = c.info.loss_tensor
-    if lt and lt in summaries and "mean" in summaries[lt]:
-        d = summaries[lt]
+    d = summaries[c.loss_index] if c.loss_index is not None else {}
+    if "mean" in d:
         loss = float(d["mean"]) * (1 if not d["shape"] else _numel(d["shape"]))
     elif outs:
         try:
@@ -278,16 +286,20 @@ def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched
     return g, loss
 
 
-def fast_copy(template: nx.DiGraph) -> nx.DiGraph:
-    """A step graph with its own node attribute dicts but the template's (never mutated) edge
-    dicts: copying a few hundred node dicts instead of the whole graph keeps a reused concrete
-    function's step nearly free."""
+def step_copy(template: nx.DiGraph, value_nodes: list[str]) -> nx.DiGraph:
+    """A frozen step graph sharing the template's structure and the attribute dicts of every
+    node whose attributes do not change per step; the value_nodes get their own dicts. Copying
+    a few dozen dicts instead of the whole graph keeps a reused concrete function's step cheap.
+    Step graphs are read-only (docs/contract.md): copy one before changing it."""
     g = nx.DiGraph()
     g.graph = dict(template.graph)
-    g._node = {n: dict(a) for n, a in template._node.items()}  # noqa: SLF001
+    tnode = template._node  # noqa: SLF001
+    node = g._node = dict(tnode)  # noqa: SLF001
+    for n in value_nodes:
+        node[n] = dict(tnode[n])
     g._adj = g._succ = template._succ  # noqa: SLF001 - shared, read-only structure
     g._pred = template._pred  # noqa: SLF001
-    return g
+    return nx.freeze(g)
 
 
 def _numel(shape: list[int]) -> int:

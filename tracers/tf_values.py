@@ -27,18 +27,21 @@ def static_size(shape: list[int] | None) -> int | None:
     return int(np.prod(shape, dtype=np.int64)) if shape else 1
 
 
-def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict], policy: str) -> list[ValueSlot]:
-    """The slots worth fetching under a values policy.
+def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict],
+                 policy: str) -> tuple[list[ValueSlot], set[str]]:
+    """The slots worth fetching under a values policy, and the tensors among them that only
+    need a light summary (mean, std, norm).
 
-    'all': every numeric op output. 'auto' (default): every variable, gradient, input, output
-    and the loss, plus forward/backward intermediate outputs (not the optimizer's internals)
-    while AUTO_INTERMEDIATE_BUDGET elements / AUTO_INTERMEDIATE_COUNT tensors last. 'params':
-    variables, gradients, loss, inputs and outputs only. 'none': nothing.
+    'all': every numeric op output, in full. 'auto' (default): every variable, gradient,
+    input, output and the loss in full, plus forward/backward intermediate outputs (not the
+    optimizer's internals) as light summaries while AUTO_INTERMEDIATE_BUDGET elements /
+    AUTO_INTERMEDIATE_COUNT tensors last. 'params': variables, gradients, loss, inputs and
+    outputs only. 'none': nothing.
     """
     if policy == "all":
-        return list(slots)
+        return list(slots), set()
     if policy == "none":
-        return []
+        return [], set()
     essential = {"parameter", "input", "loss", "output", "grad_acc"}
     chosen, rest = [], []
     for s in slots:
@@ -49,51 +52,98 @@ def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict], policy: str) ->
         elif policy == "auto" and a.get("phase") in ("forward", "backward") and \
                 kind == "op" and s.dtype.startswith(("float", "bfloat")):
             rest.append(s)
+    full = {s.tensor for s in chosen}
+    light: set[str] = set()
     budget, count = AUTO_INTERMEDIATE_BUDGET, AUTO_INTERMEDIATE_COUNT
     for s in rest:
         size = static_size(s.shape)
         if size is not None and size <= budget and count > 0:
             chosen.append(s)
+            if s.tensor not in full:
+                light.add(s.tensor)
             budget -= size
             count -= 1
-    return chosen
+    return chosen, light
+
+
+@dataclass
+class Fetched:
+    """One step run's values: float64 matrices of (min, max, sum, norm) and of (sum, norm)
+    columns, the concatenated full values of tiny tensors, the tensors returned whole, and
+    where each planned tensor landed (StepRunner.layout)."""
+
+    stats: Any
+    moments: Any
+    full: Any
+    raw: list[Any]
+    layout: list[tuple[str, int, int]]
 
 
 @dataclass
 class SummaryPlan:
-    """The unique tensors a step run returns (besides the function's own outputs)."""
+    """The unique tensors a step run returns (besides the function's own outputs), the
+    (shape, dtype, device) their summaries carry, and whether each gets a light summary
+    (mean, std and norm, without min and max: half the in-graph reductions)."""
 
     tensors: list[str]
+    meta: list[tuple[list[int] | None, str, str]]
+    light: list[bool]
 
 
-def plan_summaries(slots: list[ValueSlot]) -> SummaryPlan:
-    """The unique tensor names of the chosen slots, in fetch order."""
-    return SummaryPlan(list(dict.fromkeys(s.tensor for s in slots)))
+def plan_summaries(slots: list[ValueSlot], light: set[str] = frozenset()) -> SummaryPlan:
+    """The unique tensor names of the chosen slots in fetch order; tensors named in light get
+    light summaries."""
+    meta = {s.tensor: (s.shape, s.dtype, s.device) for s in slots}
+    return SummaryPlan(list(meta), list(meta.values()), [t in light for t in meta])
 
 
-def summarize_fetched(plan: SummaryPlan, fetched: tuple[Any, list, list],
-                      meta: dict[str, tuple[list[int] | None, str, str]]) -> dict[str, dict]:
-    """Summary dicts (the contract's value format) per tensor name from one step run.
+def summarize_fetched(plan: SummaryPlan, fetched: Fetched) -> list[dict]:
+    """Summary dicts (the contract's value format), one per planned tensor, from a step run.
 
-    ``fetched`` is (packed, raw, layout) from StepRunner: big tensors come back reduced in the
-    step's own execution to [min, max, sum, sum of squares] in ``packed``; tiny ones (shown in
-    full) and those of unknown size come back whole in ``raw`` and numpy summarises them.
+    Big tensors come back reduced in the step's own execution to (min, max, sum, norm) columns
+    of ``fetched.stats``; tiny ones as a slice of ``fetched.full``; the rest (unknown size,
+    non-numeric, or a plain runner) whole. Plain float arithmetic: a few dozen numbers per
+    tensor are cheaper to decode in Python than through numpy calls.
     """
-    packed, raw, layout = fetched
-    stats = np.asarray(packed).reshape(-1, 4).tolist()
-    out: dict[str, dict] = {}
-    for name, (where, i, n) in zip(plan.tensors, layout, strict=True):
-        shape, dtype, device = meta[name]
-        if where == "raw":
-            out[name] = summarize_np(np.asarray(raw[i]), shape, dtype, device)
-            continue
-        mn, mx, s1, s2 = stats[i]
-        mean = s1 / n
-        var = max(s2 / n - mean * mean, 0.0)
-        out[name] = {"shape": shape, "dtype": dtype, "device": device, "min": mn, "max": mx,
-                     "mean": mean, "std": math.sqrt(var * n / (n - 1)) if n > 1 else 0.0,
-                     "norm": math.sqrt(s2)}
+    mn, mx, s1, nrm = fetched.stats.tolist()
+    ls1, lnrm = fetched.moments.tolist()
+    full = fetched.full.tolist()
+    out: list[dict] = []
+    for (shape, dtype, device), light, (kind, i, n) in zip(plan.meta, plan.light,
+                                                          fetched.layout, strict=True):
+        if kind == "stats":
+            norm = nrm[i]
+            mean = s1[i] / n
+            var = norm * norm / n - mean * mean
+            out.append({"shape": shape, "dtype": dtype, "device": device, "min": mn[i],
+                        "max": mx[i], "mean": mean,
+                        "std": math.sqrt(var * n / (n - 1)) if var > 0 else 0.0, "norm": norm})
+        elif kind == "moments":
+            norm = lnrm[i]
+            mean = ls1[i] / n
+            var = norm * norm / n - mean * mean
+            out.append({"shape": shape, "dtype": dtype, "device": device, "mean": mean,
+                        "std": math.sqrt(var * n / (n - 1)) if var > 0 else 0.0, "norm": norm})
+        elif kind == "full":
+            out.append(summarize_values(full[i:i + n], shape, dtype, device))
+        else:
+            d = summarize_np(np.asarray(fetched.raw[i]), shape, dtype, device)
+            if light and "values" not in d:  # as the reducing runner would summarise it
+                d.pop("min", None)
+                d.pop("max", None)
+            out.append(d)
     return out
+
+
+def summarize_values(vals: list[float], shape: list[int], dtype: str, device: str) -> dict:
+    """The contract summary of a tiny tensor given as its (at least one) values."""
+    n = len(vals)
+    mean = sum(vals) / n
+    dev = [v - mean for v in vals]
+    return {"shape": shape, "dtype": dtype, "device": device, "min": min(vals),
+            "max": max(vals), "mean": mean,
+            "std": math.sqrt(sum([d * d for d in dev]) / (n - 1)) if n > 1 else 0.0,
+            "norm": math.sqrt(sum([v * v for v in vals])), "values": vals}
 
 
 def summarize_np(a: np.ndarray, shape: list[int] | None, dtype: str, device: str) -> dict:
@@ -104,12 +154,7 @@ def summarize_np(a: np.ndarray, shape: list[int] | None, dtype: str, device: str
     if n == 0 or a.dtype.kind not in "biuf":
         return d
     if n <= FULL_VALUE_LIMIT:
-        vals = a.astype(np.float64).ravel().tolist()
-        mean = sum(vals) / n
-        d.update(min=min(vals), max=max(vals), mean=mean,
-                 std=math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0,
-                 norm=math.sqrt(sum(v * v for v in vals)), values=vals)
-        return d
+        return summarize_values(a.astype(np.float64).ravel().tolist(), d["shape"], dtype, device)
     x = a.ravel()
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         x = x.astype(np.float32)
