@@ -58,3 +58,30 @@ def test_bad_trace_files(tmp_path):
         res = graphstage("export", path, "-o", tmp_path / "out")
         assert res.returncode == 1 and "Traceback" not in res.stderr
         assert res.stderr.strip().startswith("graphstage: error:") and message in res.stderr
+
+
+@pytest.mark.tf
+def test_values_and_raw_options_reach_the_tf_tracer(tmp_path):
+    from tracers import TraceSession
+
+    files = {}
+    for name, opts in (("params", ["--values", "params"]), ("all", ["--values", "all", "--raw"])):
+        files[name] = tmp_path / f"{name}.json"
+        res = graphstage("trace", "mul_tf", "--steps", 1, "-o", files[name], *opts)
+        assert res.returncode == 0, res.stderr
+    params, every = (TraceSession.load(files[k]).steps[0] for k in ("params", "all"))
+    assert params.graph["values_policy"] == "params" and params.graph["fold"] is True
+    assert every.graph["values_policy"] == "all" and every.graph["fold"] is False
+    ops = {a["op"] for _, a in every.nodes(data=True)}
+    assert "ReadVariableOp" in ops and "ReadVariableOp" not in {
+        a["op"] for _, a in params.nodes(data=True)}
+    fwd = [a for _, a in params.nodes(data=True) if a["kind"] == "op" and a["phase"] == "forward"]
+    assert fwd and not any("value" in a for a in fwd)
+    assert any("value" in a for _, a in every.nodes(data=True) if a["kind"] == "op")
+
+
+def test_values_option_refuses_torch_policies_it_cannot_honour(tmp_path):
+    res = graphstage("trace", "mul_torch", "--values", "params", "-o", tmp_path / "x.json")
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith("graphstage: error:")
+    assert "TensorFlow scripts only" in res.stderr

@@ -146,6 +146,32 @@ def test_backward_ops_link_to_forward_ops(dynamicnet_tf):
     assert len(grad_accs) == 6 and all(a["param"] in g for a in grad_accs)
 
 
+@pytest.mark.parametrize("example", ["dynamicnet_tf", "mnist_mlp_tf"])
+def test_layer_ops_share_their_variables_scope(example):
+    """A layer's ops are grouped with its variables (TF's _1, _3 scope suffixes mapped back to
+    the layer), one call scope per call, and gradient ops mirror their forward op's scope."""
+    s = trace_script(EX / f"{example}.py", 1)
+    g = s.steps[0]
+    for p, pa in g.nodes(data=True):
+        if pa["kind"] != "parameter":
+            continue
+        for n in g.successors(p):
+            a = g.nodes[n]
+            if a["phase"] == "forward" and a["kind"] == "op":
+                assert a["scope"].split("#")[0] == pa["scope"], (a["name"], a["scope"])
+    for _, a in g.nodes(data=True):
+        if a.get("forward") and a["name"].startswith("gradient_tape/"):
+            assert a["scope"] == "/".join(filter(None, ["gradient_tape",
+                                                        g.nodes[a["forward"]]["scope"]]))
+    # one call scope per call: as many distinct hidden-layer scopes as TF's graph has hidden
+    # MatMuls (counted from the raw TF op names)
+    matmuls = {a["name"].rsplit("/", 1)[0] for _, a in g.nodes(data=True)
+               if a["op"] == "MatMul" and a["phase"] == "forward"}
+    scopes = {a["scope"] for _, a in g.nodes(data=True)
+              if a["op"] == "MatMul" and a["phase"] == "forward"}
+    assert len(scopes) == len(matmuls)
+
+
 def test_keras_fit_step_traces_train_function():
     s = trace_script(EX / "mnist_mlp_tf.py", 2)
     g = s.steps[1]

@@ -9,6 +9,8 @@ from pathlib import Path
 from tracers.script import ModelScript, load_script
 from tracers.session import TraceSession
 
+VALUE_POLICIES = ("auto", "all", "params", "none")
+
 Progress = Callable[[int, int, str], None]
 """progress(done_steps, total_steps, message): called before the first and after every step."""
 
@@ -24,11 +26,28 @@ def trace_script(
     seed: int = 0,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    values: str | None = None,
+    fold: bool | None = None,
 ) -> TraceSession:
-    """Load (if needed) and trace a model script, one step graph per call of its step()."""
+    """Load (if needed) and trace a model script, one step graph per call of its step().
+
+    values and fold are TensorFlow options (docs/tensorflow.md): which tensors get value
+    summaries ('auto', 'all', 'params', 'none'; None: the script's choice, else 'auto') and
+    whether variables' resource plumbing is folded (None: the script's choice, else True).
+    PyTorch always records every value and has no plumbing to fold, so it accepts only the
+    defaults ('auto' and 'all' both mean every value).
+    """
+    if values is not None and values not in VALUE_POLICIES:
+        raise ValueError(f"values must be one of {', '.join(VALUE_POLICIES)}, not {values!r}")
     ms = script if isinstance(script, ModelScript) else load_script(Path(script), seed=seed)
     if ms.framework == "torch":
-        from tracers import torch_tracer as tracer
-    else:
-        from tracers import tf_tracer as tracer
-    return tracer.trace(ms, steps, progress=progress, cancel=cancel)
+        if values in ("params", "none") or fold is False:
+            what = f"values={values!r}" if values in ("params", "none") else "fold=False"
+            raise ValueError(f"{what} applies to TensorFlow scripts only; the PyTorch tracer "
+                             "records every value and has no variable plumbing to fold")
+        from tracers import torch_tracer
+
+        return torch_tracer.trace(ms, steps, progress=progress, cancel=cancel)
+    from tracers import tf_tracer
+
+    return tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values, fold=fold)

@@ -14,6 +14,8 @@ from typing import Any
 
 import networkx as nx
 
+from tracers.tf_scopes import tidy_scopes
+
 # Op types that write a variable: the update phase's "update" nodes.
 _UPDATE_PREFIXES = ("Assign", "ResourceApply", "ResourceSparseApply", "ResourceScatter",
                     "Apply", "SparseApply", "ScatterAdd", "ScatterSub", "ScatterUpdate")
@@ -327,6 +329,10 @@ class Converter:
                         g.nodes[pid]["no_grad"] = spec.grad_tensors[root] is None
                 if not self.fold and n != root:
                     self._add_op_node(g, op, "op", phase.get(n, "forward"), spec)
+                    if op.outputs and is_numeric(op.outputs[0]) and not forced_phase:
+                        t = op.outputs[0]
+                        slots.append(ValueSlot(n, "value", t.name, shape_of(t), dtype_of(t),
+                                               g.nodes[n]["device"]))
                 continue
             kind = "op"
             if n in spec.inputs:
@@ -411,6 +417,7 @@ class Converter:
                                        a["device"]))
 
         self._link_backward(g, phase, roots, node_of)
+        tidy_scopes(g, _GRAD_COMPONENT)
         self._number(g, ops, node_of, spec.executed)
         return Template(graph=g, slots=slots, folded=folded if self.fold else {},
                         op_count=sum(1 for op in ops if not (self.fold and op.name in roots)),
@@ -456,7 +463,6 @@ class Converter:
     def _number(g: nx.DiGraph, ops: list[Any], node_of: Any, executed: set[str] | None) -> None:
         counters = dict.fromkeys(PHASE_RANK, 0)
         seen: set[str] = set()
-        index = {op.name: i for i, op in enumerate(ops)}
         for op in ops:
             nid = node_of(op.name)
             if nid in seen or nid not in g:
@@ -473,7 +479,6 @@ class Converter:
         for nid in g.nodes:
             if nid not in seen:
                 g.nodes[nid]["order"] = -1
-        del index
 
     # ---- nested functions ----------------------------------------------------------------
 

@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=10, help="training steps to trace (default 10)")
     t.add_argument("--seed", type=int, default=0, help="seed for random/numpy/torch/tf")
     t.add_argument("-o", "--output", default="trace.json", help="trace file to write")
+    _tf_options(t)
     t.set_defaults(func=cmd_trace)
 
     e = sub.add_parser("export", help="write one graph image per step")
@@ -62,8 +63,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--collapse-depth", type=int, default=None,
                    help="collapse scopes deeper than N (default: automatic for big graphs)")
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
+    _tf_options(e)
     e.set_defaults(func=cmd_export)
     return ap
+
+
+def _tf_options(p: argparse.ArgumentParser) -> None:
+    from tracers.run import VALUE_POLICIES
+
+    p.add_argument("--values", choices=VALUE_POLICIES, default=None,
+                   help="TensorFlow: which tensors get per-step value summaries (default: the "
+                   "script's choice, else auto: variables, gradients, inputs, outputs, loss in "
+                   "full, intermediates as mean/std/norm)")
+    p.add_argument("--raw", action="store_true",
+                   help="TensorFlow: keep resource placeholders and ReadVariableOps instead of "
+                   "folding them into their variables")
 
 
 def _resolve_script(name: str) -> Path:
@@ -76,21 +90,22 @@ def _resolve_script(name: str) -> Path:
     return example_path(name)
 
 
-def _trace(source: str, steps: int, seed: int):
+def _trace(source: str, args: argparse.Namespace):
     from tracers import trace_script
 
-    if steps < 1:
+    if args.steps < 1:
         raise ValueError("--steps must be at least 1")
     path = _resolve_script(source)
     bar = _Progress(f"tracing {path.name}")
-    session = trace_script(path, steps, seed=seed, progress=bar.update)
+    session = trace_script(path, args.steps, seed=args.seed, progress=bar.update,
+                           values=args.values, fold=False if args.raw else None)
     bar.done()
     return session
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """graphstage trace: run N steps under the tracer and save the session."""
-    session = _trace(args.script, args.steps, args.seed)
+    session = _trace(args.script, args)
     out = session.save(args.output)
     sizes = [g.number_of_nodes() for g in session.steps]
     print(f"{out}: {len(session)} steps of {session.model} ({session.framework}), "
@@ -107,7 +122,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if source.suffix == ".json":
         session = TraceSession.load(source)
     else:
-        session = _trace(str(source), args.steps, args.seed)
+        session = _trace(str(source), args)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = _Progress(f"exporting {args.format}")
