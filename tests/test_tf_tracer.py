@@ -146,6 +146,23 @@ def test_backward_ops_link_to_forward_ops(dynamicnet_tf):
     assert len(grad_accs) == 6 and all(a["param"] in g for a in grad_accs)
 
 
+def test_order_is_the_runtime_order(dynamicnet_tf):
+    """Ops are numbered in the order TensorFlow's runtime started them (profiler, first run of
+    the concrete function); the numbering is a valid execution order of the graph."""
+    for g in (dynamicnet_tf.steps[0], dynamicnet_tf.steps[-1]):
+        assert g.graph["order_source"] == "runtime" and g.graph["order_recorded_ops"] > 100
+        by_phase: dict[str, list[int]] = {}
+        for _, a in g.nodes(data=True):
+            if a["order"] >= 0:
+                by_phase.setdefault(a["phase"], []).append(a["order"])
+        for orders in by_phase.values():
+            assert sorted(orders) == list(range(len(orders)))
+        for u, v in g.edges:
+            a, b = g.nodes[u], g.nodes[v]
+            if a["phase"] == b["phase"] and a["order"] >= 0 and b["order"] >= 0:
+                assert a["order"] < b["order"], (u, v)
+
+
 @pytest.mark.parametrize("example", ["dynamicnet_tf", "mnist_mlp_tf"])
 def test_layer_ops_share_their_variables_scope(example):
     """A layer's ops are grouped with its variables (TF's _1, _3 scope suffixes mapped back to

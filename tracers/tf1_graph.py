@@ -133,5 +133,6 @@ class Tf1Tracer:
         g.graph = {**attrs, "graph_ops": len(self.graph.get_operations()),
                    "op_count": self.template.op_count, "folded_ops": self.template.folded,
                    "fold": self.fold, "values_policy": self.values, "retraced": False,
-                   "reused_concrete_function": i > 0, "retrace_reason": None}
+                   "reused_concrete_function": i > 0, "retrace_reason": None,
+                   "order_source": "topological"}
         return g, loss, wall

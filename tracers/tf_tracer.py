@@ -9,6 +9,7 @@ See docs/tensorflow.md.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tracers.tf_function import (
     flatten_args,
     signature_reason,
 )
+from tracers.tf_order import OrderRecorder, apply_order
 from tracers.tf_values import (
     Fetched,
     SummaryPlan,
@@ -219,6 +221,19 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                     time.perf_counter() - t0)
 
 
+def _runtime_order(c: Captured, recorder: OrderRecorder) -> None:
+    """Number the template's ops in the order TensorFlow's runtime ran them on this first run
+    of the concrete function (kept for every step that reuses it); topological order stays
+    where the profiler recorded nothing (e.g. another profiler was running)."""
+    g = c.template.graph
+    node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
+    names = {op.name for op in c.cf.graph.get_operations()}
+    recorded = recorder.order(prefix="gs/", names=names)
+    placed = apply_order(g, recorded, node_of) if recorded else 0
+    g.graph["order_source"] = "runtime" if placed else "topological"
+    g.graph["order_recorded_ops"] = placed
+
+
 def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
     """op name -> numpy value of captured (constant per concrete function) non-resource inputs."""
     out = {}
@@ -360,12 +375,17 @@ class FunctionTracer:
         reason = None if reused else signature_reason(self.prev_cf, cf)
         if reused and not c.runner.reduces:
             c.runner = c.runner.reducing()  # reused: worth the one-off cost of the faster runner
-        t0 = time.perf_counter()
+        recorder = OrderRecorder(self.tf) if "order_source" not in c.template.graph.graph \
+            else contextlib.nullcontext()
         try:
-            outs, fetched = c.runner(flat)
+            with recorder:
+                t0 = time.perf_counter()
+                outs, fetched = c.runner(flat)
+                wall = (time.perf_counter() - t0) * 1000
         except Exception as exc:  # noqa: BLE001 - a runtime error in the user's graph
             raise _fail(self.ms, f"step {i} failed while running", exc) from None
-        wall = (time.perf_counter() - t0) * 1000
+        if isinstance(recorder, OrderRecorder):
+            _runtime_order(c, recorder)
         name = cf.name.decode() if isinstance(cf.name, bytes) else str(cf.name)
         extra = {"concrete_function": name, "retraced": bool(traced and self.prev_cf is not None),
                  "reused_concrete_function": reused, "retrace_reason": reason,

@@ -1,0 +1,181 @@
+"""The order in which TensorFlow's runtime started the ops of a function call, read from its
+profiler's host trace (tf.profiler.experimental.start/stop) rather than from an extra run."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+# ops the runtime adds around a function body; they are no nodes of the traced graph
+_INTERNAL = frozenset({"_Arg", "_Retval", "_DeviceArg", "_DeviceRetval", "_Send", "_Recv",
+                       "_HostSend", "_HostRecv"})
+_PROCESS = "ExecutorState::Process"
+_ASYNC_START = "ExecutorState::ProcessAsync::Start"
+
+
+class OrderRecorder:
+    """Context manager: while active, the runtime's executed-op timeline of function calls is
+    recorded (with TensorFlow's profiler, host trace only; nothing runs twice)."""
+
+    def __init__(self, tf: Any) -> None:
+        self.tf = tf
+        self._dir: str | None = None
+        self._started = False
+        # (start in ps, node name, op type) of each kernel the top-level executors started
+        self._starts: list[tuple[int, str, str]] | None = None
+
+    def __enter__(self) -> OrderRecorder:
+        from tensorflow.python.profiler import profiler_v2  # holds tf.profiler's one session
+
+        prof = self.tf.profiler.experimental
+        self._starts = None
+        self._dir = tempfile.mkdtemp(prefix="graphstage-order-")
+        busy = getattr(profiler_v2, "_profiler", None) is not None  # someone else's: keep it
+        try:
+            prof.start(self._dir, options=prof.ProfilerOptions(
+                host_tracer_level=2, python_tracer_level=0, device_tracer_level=0))
+            self._started = True
+        except Exception:  # another profiler (server or session) is running: record nothing
+            if not busy and getattr(profiler_v2, "_profiler", None) is not None:
+                # start() keeps its half-made session when the C++ side refuses; drop it
+                with contextlib.suppress(Exception):
+                    prof.stop(save=False)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._started:
+                self._started = False
+                self.tf.profiler.experimental.stop()  # writes the XSpace, ends the session
+                self._starts = _read_starts(Path(self._dir or "."))
+        except Exception:  # a failed export only loses the order
+            self._starts = None
+        finally:
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+                self._dir = None
+
+    def order(self, prefix: str = "",
+              names: Collection[str] | None = None) -> list[str] | None:
+        """Op names (node names of the function's graph, with `prefix` stripped, e.g. "gs/") in
+        the order the runtime started them; None when nothing could be recorded.
+
+        Given ``names`` (node names, prefix stripped), each op maps to its nearest "/"-enclosing
+        name there (an inlined call's or lowered cond/while's ops map to that node) or is dropped.
+        """
+        if not self._starts:
+            return None
+        known = set(names) if names is not None else None
+        out: list[str] = []
+        seen: set[str] = set()
+        for _, node, op_type in self._starts:
+            if op_type in _INTERNAL or not node.startswith(prefix):
+                continue
+            name: str | None = node[len(prefix):]
+            if known is not None:
+                name = _owner(name or "", known)
+            if name and name not in seen:
+                seen.add(name)
+                out.append(name)
+        return out
+
+
+def _owner(name: str, known: set[str]) -> str | None:
+    """name itself, or its longest "/"-prefix, that is in known (None when neither is)."""
+    while name and name not in known:
+        name = name.rpartition("/")[0]
+    return name or None
+
+
+def _read_starts(logdir: Path) -> list[tuple[int, str, str]] | None:
+    """The kernel starts of top-level function runs found in the XSpace files under logdir."""
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:  # pragma: no cover - TensorFlow moved its profiler protos
+        return None
+    starts: list[tuple[int, str, str]] = []
+    for path in sorted(logdir.rglob("*.xplane.pb")):
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(path.read_bytes())
+        for plane in space.planes:
+            if plane.name.startswith("/host:"):
+                starts.extend(_plane_starts(plane))
+    starts.sort(key=lambda s: s[0])
+    return starts or None
+
+
+def _plane_starts(plane: Any) -> list[tuple[int, str, str]]:
+    """Kernel starts of one host plane, each attributed to the executor run (step id) whose
+    ExecutorState::Process scope it ran in; runs nested in another run's kernels are dropped."""
+    stat_names = {k: m.name for k, m in plane.stat_metadata.items()}
+
+    def stats(event: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for s in event.stats:
+            kind = s.WhichOneof("value")
+            value = getattr(s, kind) if kind else None
+            if kind == "ref_value":
+                value = stat_names.get(value, "")
+            elif kind == "uint64_value" and value >= 1 << 63:
+                value -= 1 << 64  # ids are written signed or unsigned
+            out[stat_names.get(s.metadata_id, "")] = value
+        return out
+
+    found: list[tuple[int, str, str, Any]] = []  # (start, node, op type, run id)
+    top: set[Any] = set()
+    nested: set[Any] = set()
+    for line in plane.lines:
+        base = line.timestamp_ns * 1000
+        scopes: list[tuple[int, Any]] = []  # (end, run id) of the open executor scopes
+        for event in sorted(line.events, key=lambda e: e.offset_ps):
+            start = base + event.offset_ps
+            while scopes and scopes[-1][0] <= start:
+                scopes.pop()
+            meta = plane.event_metadata[event.metadata_id]
+            name = meta.name
+            if name == _PROCESS:
+                scopes.append((start + event.duration_ps, stats(event).get("id")))
+            elif name == _ASYNC_START:  # an async kernel (a call op) starting
+                st = stats(event)
+                found.append((start, str(st.get("name", "")), str(st.get("kernel_type", "")),
+                              st.get("step_id")))
+                scopes.append((start + event.duration_ps, st.get("step_id")))
+            elif name == "FunctionRun":
+                (nested if scopes else top).add(stats(event).get("id"))
+            elif scopes and meta.display_name:
+                node, _, op_type = name.partition("#")[0].rpartition(":")
+                if node and op_type == meta.display_name:
+                    found.append((start, node, op_type, scopes[-1][1]))
+    return [(s, n, t) for s, n, t, run in found
+            if run is not None and (run in top or (not top and run not in nested))]
+
+
+def apply_order(g: nx.DiGraph, recorded: list[str], node_of: dict[str, str]) -> int:
+    """Renumber the per-phase `order` of g's executed op nodes to follow the recorded runtime
+    order; ops the runtime did not report (constants, ops Grappler removed or folded) come as
+    late as the dependencies allow, a folded variable at its first read. Unexecuted ops
+    (order -1) keep theirs. Returns how many nodes the record placed."""
+    rank: dict[str, int] = {}
+    for i, name in enumerate(recorded):
+        nid = node_of.get(name, name)
+        if nid in g and nid not in rank:
+            rank[nid] = i
+    if not rank:
+        return 0
+    last = len(recorded)
+    nodes = g.nodes
+    counters: dict[str, int] = {}
+    for nid in nx.lexicographical_topological_sort(
+            g, key=lambda n: (rank.get(n, last), nodes[n]["order"])):
+        a = nodes[nid]
+        if a["order"] < 0:
+            continue
+        a["order"] = counters.get(a["phase"], 0)
+        counters[a["phase"]] = a["order"] + 1
+    return len(rank)
