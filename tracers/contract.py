@@ -104,17 +104,16 @@ def make_graph(
 ) -> nx.DiGraph:
     """An empty step graph with the required graph attributes set."""
     g = nx.DiGraph()
-    g.graph.update(
-        schema=SCHEMA_VERSION,
-        framework=framework,
-        model=model,
-        step=step,
-        capture=capture,
-        loss=loss,
-        same_as_previous=False,
-        **extra,
-    )
+    g.graph.update(graph_attrs(framework=framework, model=model, step=step, capture=capture,
+                               loss=loss, **extra))
     return g
+
+
+def graph_attrs(*, framework: str, model: str, step: int, capture: str,
+                loss: float | None = None, **extra: Any) -> dict[str, Any]:
+    """The required graph attributes of a step graph (make_graph's, without the graph)."""
+    return {"schema": SCHEMA_VERSION, "framework": framework, "model": model, "step": step,
+            "capture": capture, "loss": loss, "same_as_previous": False, **extra}
 
 
 def _check_type(where: str, attr: str, value: Any, typ: Any) -> None:

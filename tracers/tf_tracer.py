@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from tracers.contract import make_graph
+from tracers.contract import graph_attrs
 from tracers.script import ModelScript, ScriptError, user_traceback
 from tracers.session import TraceSession
 from tracers.tf_convert import Converter, Template, ValueSlot
@@ -47,15 +47,14 @@ Progress = Callable[[int, int, str], None]
 @dataclass
 class Captured:
     """Everything cached for one concrete function: template (with its constant values
-    filled in), runner, value plan and, per planned tensor, the (node, attribute) it fills."""
+    filled in), runner, value plan and the node attributes each planned tensor fills."""
 
     cf: Any
     info: FunctionInfo
     template: Template
     runner: StepRunner
     plan: SummaryPlan
-    targets: list[list[tuple[str, str]]]
-    value_nodes: list[str]
+    fills: list[tuple[str, list[tuple[str, int]]]]   # node -> (attribute, summary index)
     loss_index: int | None
     first_capture_s: float
 
@@ -207,16 +206,15 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                 post_dtypes[upd] = var.dtype
     plan = plan_summaries(chosen, light)
     index = {t: i for i, t in enumerate(plan.tensors)}
-    targets: list[list[tuple[str, str]]] = [[] for _ in plan.tensors]
+    fills: dict[str, list[tuple[str, int]]] = {}
     for s in chosen:
-        targets[index[s.tensor]].append((s.node, s.attr))
+        fills.setdefault(s.node, []).append((s.attr, index[s.tensor]))
     try:
         runner = StepRunner(tf, cf, plan, post_dtypes)
     except Exception as exc:  # noqa: BLE001 - report any TF failure as one line
         raise _fail(ms, "could not build the instrumented step", exc) from None
     g.graph["graph_ops"] = len(cf.graph.get_operations())
-    value_nodes = list(dict.fromkeys(s.node for s in chosen))
-    return Captured(cf, info, tmpl, runner, plan, targets, value_nodes,
+    return Captured(cf, info, tmpl, runner, plan, list(fills.items()),
                     index.get(info.loss_tensor or ""),
                     time.perf_counter() - t0)
 
@@ -279,13 +277,9 @@ def _has_nested_gradients(cf: Any) -> bool:
 
 def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched: Fetched,
                      extra: dict[str, Any]) -> tuple[nx.DiGraph, float | None]:
-    """Copy the cached template and fill this step's values, gradients and graph attrs."""
+    """The template's structure with this step's values, gradients and graph attrs."""
     summaries = summarize_fetched(c.plan, fetched)
-    g = step_copy(c.template.graph, c.value_nodes)
-    nodes = g._node  # noqa: SLF001 - skips a view lookup per value
-    for d, targets in zip(summaries, c.targets, strict=True):
-        for n, attr in targets:
-            nodes[n][attr] = d
+    g = step_copy(c.template.graph, c.fills, summaries)
     loss = None
     d = summaries[c.loss_index] if c.loss_index is not None else {}
     if "mean" in d:
@@ -295,23 +289,26 @@ def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched
             loss = float(outs[0].numpy().sum())
         except Exception:  # noqa: BLE001 - a non-numeric output
             loss = None
-    attrs = make_graph(framework="tensorflow", model=ms.name, step=step, capture="tf.function",
-                       loss=loss).graph
-    g.graph = {**c.template.graph.graph, **attrs, **extra}
+    g.graph = {**c.template.graph.graph, **graph_attrs(
+        framework="tensorflow", model=ms.name, step=step, capture="tf.function", loss=loss),
+        **extra}
     return g, loss
 
 
-def step_copy(template: nx.DiGraph, value_nodes: list[str]) -> nx.DiGraph:
+def step_copy(template: nx.DiGraph, fills: list[tuple[str, list[tuple[str, int]]]],
+              summaries: list[dict]) -> nx.DiGraph:
     """A frozen step graph sharing the template's structure and the attribute dicts of every
-    node whose attributes do not change per step; the value_nodes get their own dicts. Copying
-    a few dozen dicts instead of the whole graph keeps a reused concrete function's step cheap.
-    Step graphs are read-only (docs/contract.md): copy one before changing it."""
+    node whose attributes do not change per step; each node in fills gets a copy with its
+    (attribute, summary index) pairs set. Copying a few dozen dicts instead of the whole graph
+    keeps a reused concrete function's step cheap. Step graphs are read-only
+    (docs/contract.md): copy one before changing it."""
     g = nx.DiGraph()
-    g.graph = dict(template.graph)
     tnode = template._node  # noqa: SLF001
-    node = g._node = dict(tnode)  # noqa: SLF001
-    for n in value_nodes:
-        node[n] = dict(tnode[n])
+    node = g._node = tnode.copy()  # noqa: SLF001
+    for n, attrs in fills:
+        a = node[n] = tnode[n].copy()
+        for attr, i in attrs:
+            a[attr] = summaries[i]
     g._adj = g._succ = template._succ  # noqa: SLF001 - shared, read-only structure
     g._pred = template._pred  # noqa: SLF001
     return nx.freeze(g)
