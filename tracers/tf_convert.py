@@ -200,6 +200,17 @@ def _forward_of(name: str, forward_names: set[str]) -> str | None:
     return None
 
 
+def _forward_by_type(g: nx.DiGraph, n: str, op_type: str) -> str | None:
+    """For an `XGrad` op TensorFlow names outside X's scope (ReluGrad, MaxPoolGrad,
+    FusedBatchNormGradV3, ...): the forward X op among the tensors it reads."""
+    base = op_type.partition("Grad")[0]
+    if not base or base == op_type:
+        return None
+    hits = [p for p in g.predecessors(n)
+            if g.nodes[p]["phase"] == "forward" and g.nodes[p]["op"].startswith(base)]
+    return hits[0] if len(hits) == 1 else None
+
+
 class Converter:
     """Builds templates for a top-level graph and, recursively, the functions its ops call."""
 
@@ -451,6 +462,8 @@ class Converter:
             if attrs["key"].startswith("param:"):
                 continue
             f = _forward_of(n, forward_names)
+            if f is None:
+                f = _forward_by_type(g, n, attrs["op"])
             if f is None:
                 continue
             fid = node_of(f) if f in roots else f

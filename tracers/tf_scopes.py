@@ -7,8 +7,10 @@ numbered per call like the PyTorch tracer's module scopes (``hidden_layer``, ``h
 ...), puts a layer's ops in the group of its variables. Which layer a scope belongs to is learnt
 from the ops in it that read the layer's variables, not guessed from names: Keras' own naming
 (layers ``dense`` and ``dense_1`` called in scopes ``dense_1`` and ``dense_1_2``) defeats that.
-Gradient ops keep their tape's prefix and mirror the scope of the forward op they
-differentiate. The raw TF op name stays in ``name``.
+A gradient op (``gradient_tape/dynamic_net_1/hidden_layer_3/MatMul/MatMul_1``) takes the scope
+of the forward op it differentiates, as the PyTorch tracer's backward nodes take their module's:
+each layer's group holds its forward ops, their gradients and its variables. The raw TF op name,
+tape scope included, stays in ``name``.
 """
 
 from __future__ import annotations
@@ -69,20 +71,29 @@ def tidy_scopes(g: nx.DiGraph, grad_component: re.Pattern) -> None:
             pa = g.nodes[p]
             if pa["key"].startswith("param:"):
                 scopes.learn(_scope(a.get("name", n)), _scope(pa["key"][6:]))
-    grads: list[tuple[dict, str, list[str]]] = []
+    forward_scope: dict[str, str] = {}
+    grads: list[tuple[dict, list[str]]] = []
     for n, a in g.nodes(data=True):
         if a["key"].startswith("param:"):
             continue
         parts = a.get("name", n).split("/")
         idx = max((i for i, c in enumerate(parts[:-1]) if grad_component.match(c)), default=None)
         if idx is None:
-            a["scope"] = scopes("/".join(parts[:-1]))
+            a["scope"] = forward_scope[a.get("name", n)] = scopes("/".join(parts[:-1]))
         else:
-            grads.append((a, "/".join(parts[:idx + 1]), parts[idx + 1:-1]))
-    for a, tape, rest in grads:
+            grads.append((a, parts[idx + 1:-1]))
+    for a, rest in grads:
         fwd = g.nodes[a["forward"]] if a.get("forward") in g else None
-        inner = fwd["scope"] if fwd is not None else scopes("/".join(rest))
-        a["scope"] = f"{tape}/{inner}" if inner else tape
+        if fwd is not None:
+            a["scope"] = fwd["scope"]
+            continue
+        for k in range(len(rest), 0, -1):  # under a forward op's name: that op's scope
+            owner = forward_scope.get("/".join(rest[:k]))
+            if owner is not None:
+                a["scope"] = owner
+                break
+        else:
+            a["scope"] = scopes("/".join(rest))
 
 
 def _scope(name: str) -> str:

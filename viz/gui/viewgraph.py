@@ -220,16 +220,40 @@ def max_depth(graph: nx.DiGraph) -> int:
 
 
 def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
-    """The most open depth whose display stays within `limit` boxes (fully open if small)."""
+    """Scopes to show collapsed so the display stays within about `limit` boxes (none if the
+    graph is small): scopes are opened level by level, smallest first, while the estimated
+    box count allows, so one huge scope (e.g. the optimizer's 200 ops) stays closed while
+    the model's layers open."""
     if graph.number_of_nodes() <= limit:
         return set()
-    best = depth_collapse(graph, 0)
-    for d in range(1, max_depth(graph) + 1):
-        c = depth_collapse(graph, d)
-        if len(build_display(graph, c).nodes) > limit:
-            break
-        best = c
-    return best
+    direct: dict[str, int] = {}
+    phases: dict[str, set[str]] = {}
+    children: dict[str, dict[str, set[str]]] = {}
+    size: dict[str, int] = {}
+    for _, a in graph.nodes(data=True):
+        prefixes = scope_prefixes(a.get("scope", ""))
+        phase = a.get("phase", "forward")
+        for i, p in enumerate(prefixes):
+            phases.setdefault(p, set()).add(phase)
+            size[p] = size.get(p, 0) + 1
+            if i + 1 < len(prefixes):
+                children.setdefault(p, {}).setdefault(prefixes[i + 1], set()).add(phase)
+            else:
+                direct[p] = direct.get(p, 0) + 1
+    collapsed = depth_collapse(graph, 0)
+    boxes = len(build_display(graph, collapsed).nodes)
+    level = sorted((s for s in collapsed if len(scope_prefixes(s)) == 1), key=size.get)
+    while level:
+        following = []
+        for s in level:
+            kids = children.get(s, {})
+            delta = direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
+            if boxes + delta <= limit:
+                collapsed.discard(s)
+                boxes += delta
+                following.extend(kids)
+        level = sorted(following, key=size.get)
+    return collapsed
 
 
 def _call_name(scope: str) -> str:
