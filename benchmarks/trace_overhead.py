@@ -73,7 +73,7 @@ def main() -> None:
         except ImportError as exc:
             print(f"(TensorFlow cases skipped: {exc})")
         else:
-            rows += run_tf_cases(args.rounds or 10)
+            rows += run_tf_cases(args.rounds)
     print(f"{'case':<22}{'untraced ms':>12}{'traced ms':>12}{'ratio':>8}")
     for r in rows:
         print(f"{r['name']:<22}{r['untraced_ms']:>12.2f}{r['traced_ms']:>12.2f}{r['ratio']:>8.2f}"
