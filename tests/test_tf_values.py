@@ -20,6 +20,7 @@ FRAMEWORK = "tensorflow"
 def setup():
     w1 = tf.Variable(tf.random.normal([20, 32], seed=1), name="w1")
     w2 = tf.Variable(tf.random.normal([32, 1], seed=2), name="w2")
+    w3 = tf.Variable(tf.random.normal([8, 8], dtype=tf.float64, seed=5), name="w3")
     x = tf.random.normal([64, 20], seed=3)
     y = tf.random.normal([64, 1], seed=4)
 
@@ -27,13 +28,15 @@ def setup():
     def step():
         with tf.GradientTape() as tape:
             h = tf.nn.relu(tf.matmul(x, w1))
-            loss = tf.reduce_mean(tf.square(tf.matmul(h, w2) - y))
-        g1, g2 = tape.gradient(loss, [w1, w2])
+            loss = tf.reduce_mean(tf.square(tf.matmul(h, w2) - y)) + tf.cast(
+                tf.reduce_sum(tf.sin(w3)), tf.float32)
+        g1, g2, g3 = tape.gradient(loss, [w1, w2, w3])
         w1.assign_sub(0.1 * g1)
         w2.assign_sub(0.1 * g2)
+        w3.assign_sub(0.1 * g3)
         return loss
 
-    return {"step": step, "params": {"w1": w1, "w2": w2}, "x": x, "y": y}
+    return {"step": step, "params": {"w1": w1, "w2": w2, "w3": w3}, "x": x, "y": y}
 """
 
 
@@ -61,17 +64,18 @@ def _traced_and_eager(tmp_path: Path, values: str):
     tracer = FunctionTracer(ms, values=values)
     tracer.step(0)
     tracer.step(1)
-    w1, w2 = (tf.constant(ms.params[k].numpy()) for k in ("w1", "w2"))
+    w1, w2, w3 = (tf.constant(ms.params[k].numpy()) for k in ("w1", "w2", "w3"))
     x, y = ms.extras["x"], ms.extras["y"]
     g, loss, _ = tracer.step(2)
     assert tracer.last.runner.reduces  # the reused function's in-graph summaries ran
     with tf.GradientTape() as tape:
-        tape.watch([w1, w2])
+        tape.watch([w1, w2, w3])
         h = tf.nn.relu(tf.matmul(x, w1))
-        want_loss = tf.reduce_mean(tf.square(tf.matmul(h, w2) - y))
-    g1, g2 = tape.gradient(want_loss, [w1, w2])
-    eager = {"w1": w1.numpy(), "w2": w2.numpy(), "g1": g1.numpy(), "g2": g2.numpy(),
-             "h": h.numpy(), "loss": float(want_loss)}
+        want_loss = tf.reduce_mean(tf.square(tf.matmul(h, w2) - y)) + tf.cast(
+            tf.reduce_sum(tf.sin(w3)), tf.float32)
+    g1, g2, g3 = tape.gradient(want_loss, [w1, w2, w3])
+    eager = {"w1": w1.numpy(), "w2": w2.numpy(), "w3": w3.numpy(), "g1": g1.numpy(),
+             "g2": g2.numpy(), "g3": g3.numpy(), "h": h.numpy(), "loss": float(want_loss)}
     return g, loss, eager
 
 
@@ -84,6 +88,10 @@ def test_in_graph_summaries_match_eager(tmp_path, values):
     _close(by_key["param:w1"]["value"], _summary(eager["w1"]), fields)
     _close(by_key["param:w1"]["grad"], _summary(eager["g1"]), fields)
     _close(by_key["param:w2"]["grad"], _summary(eager["g2"]), fields)
+    # a float64 variable: its statistics sit in a second dtype block of the stats matrix
+    _close(by_key["param:w3"]["value"], _summary(eager["w3"]), fields)
+    _close(by_key["param:w3"]["grad"], _summary(eager["g3"]), fields)
+    assert by_key["param:w3"]["value"]["dtype"] == "float64"
     assert by_key["param:w2"]["value"]["shape"] == [32, 1]
     relu = [a for _, a in g.nodes(data=True) if a.get("op") == "Relu"]
     assert len(relu) == 1
