@@ -106,3 +106,25 @@ def test_tiny_tensors_come_back_in_full(tmp_path):
     g, loss, eager = _traced_and_eager(tmp_path, "auto")
     loss_node = [a for _, a in g.nodes(data=True) if a["kind"] == "loss"][0]
     assert loss_node["value"]["values"] == [pytest.approx(eager["loss"], rel=1e-5)]
+
+
+def test_auto_leaves_fused_kernels_alone():
+    """'auto' does not fetch a Dense layer's MatMul or pre-activation BiasAdd output: reading
+    them would stop TensorFlow fusing MatMul+BiasAdd+Relu into one kernel. The layer outputs
+    (Relu, the last BiasAdd) still get values, and 'all' fetches everything."""
+    from tests.test_tf_tracer import EX
+    from tracers import trace_script
+
+    auto, every = (trace_script(EX / "dynamicnet_tf.py", 3, values=v).steps[-1]
+                   for v in ("auto", "all"))
+    fwd = {n: a for n, a in auto.nodes(data=True) if a["phase"] == "forward"}
+    assert all("value" in a for a in fwd.values() if a["op"] == "Relu")
+    matmuls = [n for n, a in fwd.items() if a["op"] == "MatMul"]
+    assert matmuls and not any("value" in fwd[n] for n in matmuls)
+    hidden_bias = [n for n, a in fwd.items() if a["op"] == "BiasAdd"
+                   and auto.nodes[next(iter(auto.successors(n)))]["op"] == "Relu"]
+    assert hidden_bias and not any("value" in fwd[n] for n in hidden_bias)
+    last_bias = [n for n, a in fwd.items() if a["op"] == "BiasAdd" and n not in hidden_bias]
+    assert last_bias and all("value" in fwd[n] for n in last_bias)
+    assert all("value" in a for _, a in every.nodes(data=True)
+               if a["phase"] == "forward" and a["op"] in ("MatMul", "BiasAdd"))

@@ -36,6 +36,7 @@ from tracers.tf_values import (
     Fetched,
     SummaryPlan,
     choose_slots,
+    fused_away,
     plan_summaries,
     summarize_array,
     summarize_fetched,
@@ -201,7 +202,7 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                 g.nodes[s.node]["value"] = summarize_array(arr, s.dtype, s.device)
         else:
             dyn_slots.append(s)
-    chosen, light = choose_slots(dyn_slots, dict(g.nodes(data=True)), values)
+    chosen, light = choose_slots(dyn_slots, dict(g.nodes(data=True)), values, fused_away(g))
     post_dtypes: dict[str, str] = {}
     if values == "all":
         for upd, handle in tmpl.post_update:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from tracers.contract import FULL_VALUE_LIMIT
@@ -27,16 +28,38 @@ def static_size(shape: list[int] | None) -> int | None:
     return int(np.prod(shape, dtype=np.int64)) if shape else 1
 
 
-def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict],
-                 policy: str) -> tuple[list[ValueSlot], set[str]]:
+_FUSABLE = frozenset({"MatMul", "BatchMatMulV2", "Conv2D", "Conv3D", "DepthwiseConv2dNative"})
+_BIAS_ADDS = frozenset({"BiasAdd", "AddV2", "Add"})
+_ACTIVATIONS = frozenset({"Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Tanh", "Sigmoid",
+                          "Softplus", "Softsign"})
+
+
+def fused_away(g: nx.DiGraph) -> set[str]:
+    """Forward ops whose output TensorFlow's optimizer folds into the next kernel when nothing
+    else reads it (MatMul or Conv -> BiasAdd -> activation run as one _FusedMatMul or
+    _FusedConv2D): fetching it would make TensorFlow run different, unfused kernels."""
+    out = set()
+    for n, a in g.nodes(data=True):
+        if a["phase"] != "forward" or a["kind"] != "op" or g.out_degree(n) != 1:
+            continue
+        nxt = g.nodes[next(iter(g.successors(n)))]["op"]
+        if a["op"] in _FUSABLE and nxt in _BIAS_ADDS or a["op"] in _BIAS_ADDS and \
+                nxt in _ACTIVATIONS and any(g.nodes[p]["op"] in _FUSABLE
+                                            for p in g.predecessors(n)):
+            out.add(n)
+    return out
+
+
+def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict], policy: str,
+                 skip: set[str] = frozenset()) -> tuple[list[ValueSlot], set[str]]:
     """The slots worth fetching under a values policy, and the tensors among them that only
     need a light summary (mean, std, norm).
 
     'all': every numeric op output, in full. 'auto' (default): every variable, gradient,
     input, output and the loss in full, plus forward/backward intermediate outputs (not the
-    optimizer's internals) as light summaries while AUTO_INTERMEDIATE_BUDGET elements /
-    AUTO_INTERMEDIATE_COUNT tensors last. 'params': variables, gradients, loss, inputs and
-    outputs only. 'none': nothing.
+    optimizer's internals, not the ops in skip) as light summaries while
+    AUTO_INTERMEDIATE_BUDGET elements / AUTO_INTERMEDIATE_COUNT tensors last. 'params':
+    variables, gradients, loss, inputs and outputs only. 'none': nothing.
     """
     if policy == "all":
         return list(slots), set()
@@ -50,7 +73,7 @@ def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict],
         if s.attr == "grad" or kind in essential or a.get("key", "").startswith("param:"):
             chosen.append(s)
         elif policy == "auto" and a.get("phase") in ("forward", "backward") and \
-                kind == "op" and s.dtype.startswith(("float", "bfloat")):
+                kind == "op" and s.dtype.startswith(("float", "bfloat")) and s.node not in skip:
             rest.append(s)
     full = {s.tensor for s in chosen}
     light: set[str] = set()
