@@ -10,7 +10,7 @@ from typing import Any
 
 from tracers.contract import FULL_VALUE_LIMIT
 from tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
-from tracers.tf_values import Fetched, SummaryPlan
+from tracers.tf_values import Decoder, Fetched, SummaryPlan
 
 
 @dataclass
@@ -239,6 +239,7 @@ class StepRunner:
         self.layout: list[tuple[str, int, int]] = []
         specs = [tf.TensorSpec(t.shape, t.dtype) for t in inputs[:n_args]]
         self.fn = tf.function(body, autograph=False).get_concrete_function(*specs)
+        self.decoder = Decoder(plan, self.layout)
         # ConcreteFunction.__call__ re-binds a structured signature on every call (~0.1 ms);
         # tf.function itself calls _call_flat with tensors, as this does where it exists
         flat_call, captured = getattr(self.fn, "_call_flat", None), self.fn.captured_inputs
@@ -247,7 +248,7 @@ class StepRunner:
 
     def __call__(self, flat_args: list[Any]) -> tuple[Any, Fetched]:
         outs, stats, moments, full, raw = self._call(flat_args)
-        return outs, Fetched(stats.numpy(), moments.numpy(), full.numpy(), raw, self.layout)
+        return outs, Fetched(stats.numpy(), moments.numpy(), full.numpy(), raw, self.decoder)
 
     def reducing(self) -> StepRunner:
         """The same runner with in-graph summaries (built on demand)."""

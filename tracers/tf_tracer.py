@@ -39,7 +39,6 @@ from tracers.tf_values import (
     fused_away,
     plan_summaries,
     summarize_array,
-    summarize_fetched,
 )
 
 Progress = Callable[[int, int, str], None]
@@ -285,7 +284,7 @@ def _has_nested_gradients(cf: Any) -> bool:
 def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched: Fetched,
                      extra: dict[str, Any]) -> tuple[nx.DiGraph, float | None]:
     """The template's structure with this step's values, gradients and graph attrs."""
-    summaries = summarize_fetched(c.plan, fetched)
+    summaries = fetched.summaries()
     g = step_copy(c.template.graph, c.fills, summaries)
     loss = None
     d = summaries[c.loss_index] if c.loss_index is not None else {}
@@ -309,15 +308,17 @@ def step_copy(template: nx.DiGraph, fills: list[tuple[str, list[tuple[str, int]]
     (attribute, summary index) pairs set. Copying a few dozen dicts instead of the whole graph
     keeps a reused concrete function's step cheap. Step graphs are read-only
     (docs/contract.md): copy one before changing it."""
-    g = nx.DiGraph()
     tnode = template._node  # noqa: SLF001
-    node = g._node = tnode.copy()  # noqa: SLF001
+    node = tnode.copy()
     for n, attrs in fills:
         a = node[n] = tnode[n].copy()
         for attr, i in attrs:
             a[attr] = summaries[i]
-    g._adj = g._succ = template._succ  # noqa: SLF001 - shared, read-only structure
-    g._pred = template._pred  # noqa: SLF001
+    # the attributes DiGraph.__init__ sets, without networkx's backend dispatch on creation
+    # (tens of microseconds right after a TensorFlow run); adjacency shared, read-only
+    g = object.__new__(nx.DiGraph)
+    g.__dict__.update(graph={}, _node=node, _adj=template._succ, _succ=template._succ,  # noqa: SLF001
+                      _pred=template._pred, __networkx_cache__={})  # noqa: SLF001
     return nx.freeze(g)
 
 

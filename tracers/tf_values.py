@@ -93,13 +93,17 @@ def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict], policy: str,
 class Fetched:
     """One step run's values: float64 matrices of (min, max, sum, norm) and of (sum, norm)
     columns, the concatenated full values of tiny tensors, the tensors returned whole, and
-    where each planned tensor landed (StepRunner.layout)."""
+    the runner's Decoder that knows where each planned tensor landed."""
 
     stats: Any
     moments: Any
     full: Any
     raw: list[Any]
-    layout: list[tuple[str, int, int]]
+    decoder: Decoder
+
+    def summaries(self) -> list[dict]:
+        """The contract summaries of the planned tensors, in plan order."""
+        return self.decoder(self)
 
 
 @dataclass
@@ -120,52 +124,66 @@ def plan_summaries(slots: list[ValueSlot], light: set[str] = frozenset()) -> Sum
     return SummaryPlan(list(meta), list(meta.values()), [t in light for t in meta])
 
 
-def summarize_fetched(plan: SummaryPlan, fetched: Fetched) -> list[dict]:
-    """Summary dicts (the contract's value format), one per planned tensor, from a step run.
+class Decoder:
+    """Turns one step run's Fetched into contract summaries, with everything that does not
+    change per step (where each tensor landed, its shape, dtype, device, 1/n and n/(n-1))
+    worked out once per runner. Plain float arithmetic: a few numbers per tensor are cheaper
+    to decode in Python than through numpy calls."""
 
-    Big tensors come back reduced in the step's own execution to (min, max, sum, norm) columns
-    of ``fetched.stats``; tiny ones as a slice of ``fetched.full``; the rest (unknown size,
-    non-numeric, or a plain runner) whole. Plain float arithmetic: a few dozen numbers per
-    tensor are cheaper to decode in Python than through numpy calls.
-    """
-    mn, mx, s1, nrm = fetched.stats.tolist()
-    ls1, lnrm = fetched.moments.tolist()
-    full = fetched.full.tolist()
-    out: list[dict] = []
-    for (shape, dtype, device), light, (kind, i, n) in zip(plan.meta, plan.light,
-                                                          fetched.layout, strict=True):
-        if kind == "stats":
-            norm = nrm[i]
-            mean = s1[i] / n
-            var = norm * norm / n - mean * mean
-            out.append({"shape": shape, "dtype": dtype, "device": device, "min": mn[i],
-                        "max": mx[i], "mean": mean,
-                        "std": math.sqrt(var * n / (n - 1)) if var > 0 else 0.0, "norm": norm})
-        elif kind == "moments":
-            norm = lnrm[i]
-            mean = ls1[i] / n
-            var = norm * norm / n - mean * mean
-            out.append({"shape": shape, "dtype": dtype, "device": device, "mean": mean,
-                        "std": math.sqrt(var * n / (n - 1)) if var > 0 else 0.0, "norm": norm})
-        elif kind == "full":
-            out.append(summarize_values(full[i:i + n], shape, dtype, device))
-        else:
-            d = summarize_np(np.asarray(fetched.raw[i]), shape, dtype, device)
-            if light and "values" not in d:  # as the reducing runner would summarise it
-                d.pop("min", None)
-                d.pop("max", None)
-            out.append(d)
-    return out
+    def __init__(self, plan: SummaryPlan, layout: list[tuple[str, int, int]]) -> None:
+        self.count = len(plan.tensors)
+        self.reduced: list[tuple[int, bool, list[int] | None, str, str, int, float, float]] = []
+        self.other: list[tuple[int, bool, list[int] | None, str, str, str, int, int]] = []
+        for j, ((shape, dtype, device), light, (kind, i, n)) in enumerate(
+                zip(plan.meta, plan.light, layout, strict=True)):
+            if kind in ("stats", "moments"):
+                self.reduced.append((j, kind == "moments", shape, dtype, device, i, 1.0 / n,
+                                     n / (n - 1)))
+            else:
+                self.other.append((j, light, shape, dtype, device, kind, i, n))
+
+    def __call__(self, fetched: Fetched) -> list[dict]:
+        """Summary dicts (the contract's value format), one per planned tensor."""
+        mn, mx, s1, nrm = fetched.stats.tolist()
+        ls1, lnrm = fetched.moments.tolist()
+        out: list[Any] = [None] * self.count
+        for j, light, shape, dtype, device, i, inv_n, bessel in self.reduced:
+            if light:
+                norm, mean = lnrm[i], ls1[i] * inv_n
+            else:
+                norm, mean = nrm[i], s1[i] * inv_n
+            var = norm * norm * inv_n - mean * mean
+            d = {"shape": shape, "dtype": dtype, "device": device, "mean": mean,
+                 "std": math.sqrt(var * bessel) if var > 0 else 0.0, "norm": norm}
+            if not light:
+                d["min"], d["max"] = mn[i], mx[i]
+            out[j] = d
+        if self.other:
+            full = fetched.full.tolist()
+            for j, light, shape, dtype, device, kind, i, n in self.other:
+                if kind == "full":
+                    out[j] = summarize_values(full[i:i + n], shape, dtype, device)
+                    continue
+                d = summarize_np(np.asarray(fetched.raw[i]), shape, dtype, device)
+                if light and "values" not in d:  # as the reducing runner would summarise it
+                    d.pop("min", None)
+                    d.pop("max", None)
+                out[j] = d
+        return out
 
 
 def summarize_values(vals: list[float], shape: list[int], dtype: str, device: str) -> dict:
     """The contract summary of a tiny tensor given as its (at least one) values."""
     n = len(vals)
+    if n == 1:  # scalars (the loss, counters, learning rates) are most of them
+        v = vals[0]
+        return {"shape": shape, "dtype": dtype, "device": device, "min": v, "max": v,
+                "mean": v, "std": 0.0, "norm": abs(v), "values": vals}
     mean = sum(vals) / n
     dev = [v - mean for v in vals]
     return {"shape": shape, "dtype": dtype, "device": device, "min": min(vals),
             "max": max(vals), "mean": mean,
-            "std": math.sqrt(sum([d * d for d in dev]) / (n - 1)) if n > 1 else 0.0,
+            "std": math.sqrt(sum([d * d for d in dev]) / (n - 1)),
             "norm": math.sqrt(sum([v * v for v in vals])), "values": vals}
 
 
