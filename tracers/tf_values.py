@@ -1,8 +1,10 @@
 """Per-step values: which tensors a step graph shows values for, and their summaries.
 
-The step run returns the chosen tensors as extra outputs of the same execution (no re-run, no
-copy on CPU); numpy turns each into the contract's summary (min, max, mean, std, norm, and the
-full values when it has at most contract.FULL_VALUE_LIMIT elements).
+The step run (tracers/tf_function.py's StepRunner) returns the chosen tensors, or their
+in-graph reductions, from the same execution (no re-run); this module picks the tensors and
+turns what comes back into the contract's summaries (min, max, mean, std, norm, and the full
+values when a tensor has at most contract.FULL_VALUE_LIMIT elements; light summaries leave out
+min and max).
 """
 
 from __future__ import annotations
