@@ -19,7 +19,10 @@ run: setup
 	  echo "wrote out/dynamicnet.png and out/export/"; \
 	fi
 
+# ruff first (seconds), then the suite; tests/test_package.py runs the import-linter layering
+# contracts (pyproject.toml) on the wheel as installed.
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup

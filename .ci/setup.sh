@@ -41,4 +41,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -c .ci/constraints.txt -e ".[all,dev]"
   echo "$want" > "$stamp"
 fi
-echo "setup: ready ($("$VENV/bin/python" -c 'import viz.graphviz as g; print("Graphviz engine:", g.find_engine().describe())'))"
+echo "setup: ready ($("$VENV/bin/python" -c 'import graphstage.viz.graphviz as g; print("Graphviz engine:", g.find_engine().describe())'))"

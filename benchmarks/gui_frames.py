@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from tracers.run import trace_script  # noqa: E402
-from tracers.script import example_path  # noqa: E402
-from viz.gui.main_window import MainWindow  # noqa: E402
+from graphstage.tracers.run import trace_script  # noqa: E402
+from graphstage.tracers.script import example_path  # noqa: E402
+from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 
 
 def wait_for(signal, timeout: float = 120.0) -> None:

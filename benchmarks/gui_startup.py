@@ -22,8 +22,7 @@ def one_run() -> tuple[float, str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GRAPHSTAGE_SHOWN_PROBE="1",
                XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="graphstage-bench-"))
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from viz.gui.app import main; "
-                             "sys.exit(main(sys.argv[1:]))", "--example", "dynamicnet_torch"],
+    proc = subprocess.Popen([sys.executable, "-m", "graphstage", "--example", "dynamicnet_torch"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
     try:

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tracers.script import example_path, load_script  # noqa: E402
-from tracers.tf_env import import_tf  # noqa: E402
+from graphstage.tracers.script import example_path, load_script  # noqa: E402
+from graphstage.tracers.tf_env import import_tf  # noqa: E402
 
 CASES = {"dynamicnet_tf": 300, "resnet18_tf": 10}  # default rounds per case
 WARMUP = 3  # traced and untraced steps run before measuring (the reducing runner is built here)
@@ -33,7 +33,7 @@ WARMUP = 3  # traced and untraced steps run before measuring (the reducing runne
 def run_case(name: str, rounds: int) -> dict:
     """Median untraced and traced step times (ms) of one example, plus first-capture seconds."""
     import_tf()
-    from tracers.tf_tracer import FunctionTracer
+    from graphstage.tracers.tf_tracer import FunctionTracer
 
     ms = load_script(example_path(name))
     tracer = FunctionTracer(ms)

@@ -23,15 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracers import trace_script  # noqa: E402
-from tracers.script import example_path, load_script  # noqa: E402
+from graphstage.tracers import trace_script  # noqa: E402
+from graphstage.tracers.script import example_path, load_script  # noqa: E402
 
 TORCH_CASES = {"resnet18_torch": 12, "dynamicnet_torch": 300}  # default rounds per case
 
 
 def measure_torch(name: str, rounds: int) -> dict:
     """Median untraced and traced step time, alternating A and B to cancel machine drift."""
-    from tracers import torch_tracer
+    from graphstage.tracers import torch_tracer
 
     ms = load_script(example_path(name))
     for _ in range(3):  # warm up allocator, kernels, lazy imports

@@ -1,7 +1,6 @@
 """Shared test set-up: headless Qt, paths, and traces made once per test session."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"
 MODELS = Path(__file__).resolve().parent / "models"
-sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")

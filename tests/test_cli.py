@@ -9,12 +9,13 @@ from tests.conftest import ROOT
 
 
 def graphstage(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "viz.cli", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "graphstage", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def test_import_is_framework_free():
-    code = ("import sys, tracers, viz, viz.cli, viz.graphviz; "
+    code = ("import sys, graphstage, graphstage.tracers, graphstage.viz.cli, "
+            "graphstage.viz.graphviz; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', "
             "'PySide6')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -25,7 +26,7 @@ def test_trace_writes_a_loadable_file(tmp_path):
     out = tmp_path / "mul.json"
     res = graphstage("trace", "mul_torch", "--steps", 3, "-o", out)
     assert res.returncode == 0, res.stderr
-    from tracers import TraceSession
+    from graphstage.tracers import TraceSession
 
     session = TraceSession.load(out)
     assert len(session) == 3 and session.losses() == [300.0] * 3
@@ -62,7 +63,7 @@ def test_bad_trace_files(tmp_path):
 
 @pytest.mark.tf
 def test_values_and_raw_options_reach_the_tf_tracer(tmp_path):
-    from tracers import TraceSession
+    from graphstage.tracers import TraceSession
 
     files = {}
     for name, opts in (("params", ["--values", "params"]), ("all", ["--values", "all", "--raw"])):

@@ -3,8 +3,8 @@
 import networkx as nx
 import pytest
 
-from tracers import trace_script
-from tracers.contract import ContractError, diff_steps, structure_signature, validate
+from graphstage.tracers import trace_script
+from graphstage.tracers.contract import ContractError, diff_steps, structure_signature, validate
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,17 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from graphstage.tracers import TraceSession
+from graphstage.tracers.script import list_examples
+from graphstage.viz.dot import collapsed_size, svg_id
 from tests.conftest import ROOT
-from tracers import TraceSession
-from tracers.script import list_examples
-from viz.dot import collapsed_size, svg_id
 
 SVG = "{http://www.w3.org/2000/svg}"
 TORCH = [n for n in list_examples() if n.endswith("_torch")]
 
 
 def graphstage(*args):
-    res = subprocess.run([sys.executable, "-m", "viz.cli", *map(str, args)], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "graphstage", *map(str, args)], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     return res

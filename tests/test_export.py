@@ -11,11 +11,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from tracers import trace_script
-from viz import export as export_mod
-from viz.dot import ADDED_COLOR, svg_id, to_dot
-from viz.export import export_session, export_step
-from viz.graphviz import GraphvizError, find_engine
+from graphstage.tracers import trace_script
+from graphstage.viz import export as export_mod
+from graphstage.viz.dot import ADDED_COLOR, svg_id, to_dot
+from graphstage.viz.export import export_session, export_step
+from graphstage.viz.graphviz import GraphvizError, find_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"
@@ -201,6 +201,6 @@ def test_failure_is_one_actionable_line(dyn, tmp_path):
 
 
 def test_viz_export_does_not_import_frameworks():
-    code = ("import sys, viz.export, viz.dot, viz.qtrender; "
+    code = ("import sys, graphstage.viz.export, graphstage.viz.dot, graphstage.viz.qtrender; "
             "assert not {'torch', 'tensorflow'} & set(sys.modules), 'framework imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

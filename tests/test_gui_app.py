@@ -19,11 +19,11 @@ pytest.importorskip("torch")
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from tracers.run import trace_script  # noqa: E402
-from tracers.script import example_path  # noqa: E402
-from viz.gui.items import NodeItem  # noqa: E402
-from viz.gui.main_window import MainWindow  # noqa: E402
-from viz.gui.viewgraph import build_display  # noqa: E402
+from graphstage.tracers.run import trace_script  # noqa: E402
+from graphstage.tracers.script import example_path  # noqa: E402
+from graphstage.viz.gui.items import NodeItem  # noqa: E402
+from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
+from graphstage.viz.gui.viewgraph import build_display  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -301,8 +301,7 @@ def test_main_screenshot_offscreen(tmp_path):
     import sys
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-c", "import sys; from viz.gui.app import main; "
-                           "sys.exit(main(sys.argv[1:]))", "--example", "mul_torch", "--steps",
+    proc = subprocess.run([sys.executable, "-m", "graphstage", "--example", "mul_torch", "--steps",
                            "1", "--step", "1", "--screenshot", str(out), "--size", "900x600"],
                           env=env, capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parent.parent)

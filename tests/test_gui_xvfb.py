@@ -46,8 +46,7 @@ def shoot(display: str, out: Path, *extra: str) -> None:
     env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb",
                XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="graphstage-cfg-"))
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from viz.gui.app import main; "
-         "sys.exit(main(sys.argv[1:]))", "--example", "dynamicnet_torch", "--steps", "2",
+        [sys.executable, "-m", "graphstage", "--example", "dynamicnet_torch", "--steps", "2",
          "--theme", "light", "--size", "1200x800", "--screenshot", str(out), *extra],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tracers import TraceFileError, TraceSession, trace_script
-from tracers.contract import structure_signature
+from graphstage.tracers import TraceFileError, TraceSession, trace_script
+from graphstage.tracers.contract import structure_signature
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ EXAMPLES = ["mul_tf", "mul_tf1", "linreg_tf", "dynamicnet_tf", "mnist_mlp_tf", "
 
 @pytest.mark.parametrize("fmt", ["svg", "png"])
 def test_cli_exports_all_tf_examples(tmp_path, fmt):
-    """One process per format (TensorFlow loads once), every example through viz.cli.main."""
+    """One process per format (TensorFlow loads once), every example through the CLI."""
     names = EXAMPLES
-    code = ("import sys; from viz.cli import main\n"
+    code = ("import sys; from graphstage.viz.cli import main\n"
             f"for name in {names!r}:\n"
             f"    rc = main(['export', 'assets/examples/' + name + '.py', '--steps', '1',"
             f" '--format', {fmt!r}, '-o', {str(tmp_path)!r} + '/' + name])\n"
@@ -35,7 +35,7 @@ def test_cli_exports_all_tf_examples(tmp_path, fmt):
 def test_cli_exports_dynamicnet_while(tmp_path):
     """Debian's dot 2.43 aborts on this graph (merge_chain assertion); graphviz.run falls back to
     the other engine, so the export still succeeds."""
-    res = subprocess.run([sys.executable, "-m", "viz.cli", "export",
+    res = subprocess.run([sys.executable, "-m", "graphstage", "export",
                           "assets/examples/dynamicnet_while_tf.py", "--steps", "1", "--format",
                           "svg", "-o", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracers import trace_script, validate
+from graphstage.tracers import trace_script, validate
 
 pytestmark = pytest.mark.tf
 

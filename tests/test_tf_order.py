@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tracers.tf_env import import_tf
-from tracers.tf_order import OrderRecorder
+from graphstage.tracers.tf_env import import_tf
+from graphstage.tracers.tf_order import OrderRecorder
 
 pytestmark = pytest.mark.tf
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tracers import ScriptError, TraceSession, trace_script, validate
-from tracers.script import load_script
+from graphstage.tracers import ScriptError, TraceSession, trace_script, validate
+from graphstage.tracers.script import load_script
 
 pytestmark = pytest.mark.tf
 
@@ -104,7 +104,7 @@ def _independent_count(cf) -> int:
 
 @pytest.mark.parametrize("example", [e for e in TF_EXAMPLES if e != "mul_tf1"])
 def test_validate_and_op_count(example):
-    from tracers.tf_tracer import FunctionTracer
+    from graphstage.tracers.tf_tracer import FunctionTracer
 
     tracer = FunctionTracer(load_script(EX / f"{example}.py"))
     g, loss, _ = tracer.step(0)
@@ -124,7 +124,7 @@ def test_tf1_op_count_and_unexecuted_ops():
 
 
 def test_fold_false_keeps_raw_view():
-    from tracers.tf_tracer import trace
+    from graphstage.tracers.tf_tracer import trace
 
     ms = load_script(EX / "linreg_tf.py")
     raw = trace(ms, 1, fold=False).steps[0]
@@ -271,7 +271,7 @@ def test_bad_input_cli_exit_code(tmp_path):
     script = tmp_path / "nograd_tf.py"
     script.write_text("import tensorflow as tf\nFRAMEWORK = 'tensorflow'\ndef setup():\n"
                       "    w = tf.Variable(1.0)\n    return tf.function(lambda: w * 2.0)\n")
-    res = subprocess.run([sys.executable, "-m", "viz.cli", "trace", str(script), "-o",
+    res = subprocess.run([sys.executable, "-m", "graphstage", "trace", str(script), "-o",
                           str(tmp_path / "t.json")], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode != 0
@@ -279,7 +279,8 @@ def test_bad_input_cli_exit_code(tmp_path):
 
 
 def test_importing_tracers_stays_framework_free():
-    code = ("import sys, tracers, tracers.tf_tracer, tracers.tf_convert; "
+    code = ("import sys, graphstage.tracers, graphstage.tracers.tf_tracer, "
+            "graphstage.tracers.tf_convert; "
             "print('tensorflow' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)

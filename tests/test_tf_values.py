@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracers.script import load_script
+from graphstage.tracers.script import load_script
 
 pytestmark = pytest.mark.tf
 
@@ -56,7 +56,7 @@ def _traced_and_eager(tmp_path: Path, values: str):
     from the variables' values just before it."""
     import tensorflow as tf
 
-    from tracers.tf_tracer import FunctionTracer
+    from graphstage.tracers.tf_tracer import FunctionTracer
 
     path = tmp_path / "values_tf.py"
     path.write_text(SCRIPT)
@@ -112,8 +112,8 @@ def test_auto_leaves_fused_kernels_alone():
     """'auto' does not fetch a Dense layer's MatMul or pre-activation BiasAdd output: reading
     them would stop TensorFlow fusing MatMul+BiasAdd+Relu into one kernel. The layer outputs
     (Relu, the last BiasAdd) still get values, and 'all' fetches everything."""
+    from graphstage.tracers import trace_script
     from tests.test_tf_tracer import EX
-    from tracers import trace_script
 
     auto, every = (trace_script(EX / "dynamicnet_tf.py", 3, values=v).steps[-1]
                    for v in ("auto", "all"))

@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 import torch
 
-from tracers import ScriptError, TraceSession, torch_tracer, trace_script, validate
-from tracers.script import list_examples, load_script
+from graphstage.tracers import ScriptError, TraceSession, torch_tracer, trace_script, validate
+from graphstage.tracers.script import list_examples, load_script
 
 TORCH_EXAMPLES = [n for n in list_examples() if n.endswith("_torch")]
 

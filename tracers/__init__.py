@@ -4,10 +4,10 @@ Importing this package never imports torch or tensorflow; :func:`trace_script` l
 a script needs only when that script is traced.
 """
 
-from tracers.contract import ContractError, StepDiff, diff_steps, validate
-from tracers.run import TraceCancelled, trace_script
-from tracers.script import ModelScript, ScriptError, load_script
-from tracers.session import TraceFileError, TraceSession
+from graphstage.tracers.contract import ContractError, StepDiff, diff_steps, validate
+from graphstage.tracers.run import TraceCancelled, trace_script
+from graphstage.tracers.script import ModelScript, ScriptError, load_script
+from graphstage.tracers.session import TraceFileError, TraceSession
 
 __all__ = [
     "ContractError", "ModelScript", "ScriptError", "StepDiff", "TraceCancelled",

@@ -6,17 +6,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from tracers.script import ModelScript, load_script
-from tracers.session import TraceSession
+from graphstage.tracers.errors import TraceCancelled
+from graphstage.tracers.script import ModelScript, load_script
+from graphstage.tracers.session import TraceSession
 
 VALUE_POLICIES = ("auto", "all", "params", "none")
 
+__all__ = ["VALUE_POLICIES", "Progress", "TraceCancelled", "trace_script"]
+
 Progress = Callable[[int, int, str], None]
 """progress(done_steps, total_steps, message): called before the first and after every step."""
-
-
-class TraceCancelled(Exception):
-    """The caller's cancel() returned True between two steps."""
 
 
 def trace_script(
@@ -45,9 +44,9 @@ def trace_script(
             what = f"values={values!r}" if values in ("params", "none") else "fold=False"
             raise ValueError(f"{what} applies to TensorFlow scripts only; the PyTorch tracer "
                              "records every value and has no variable plumbing to fold")
-        from tracers import torch_tracer
+        from graphstage.tracers import torch_tracer
 
         return torch_tracer.trace(ms, steps, progress=progress, cancel=cancel)
-    from tracers import tf_tracer
+    from graphstage.tracers import tf_tracer
 
     return tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values, fold=fold)

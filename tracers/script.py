@@ -11,6 +11,7 @@ See docs/model-scripts.md.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import random
 import sys
@@ -21,7 +22,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
+
+def examples_dir() -> Path:
+    """The bundled examples' folder, wherever graphstage is installed (package data)."""
+    from importlib.resources import files
+
+    return Path(str(files("graphstage.assets") / "examples"))
+
+
 FRAMEWORKS = ("torch", "tensorflow")
 
 
@@ -48,22 +56,45 @@ class ModelScript:
     optimizer: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
     module: ModuleType | None = None
+    origin: str = ""  # for a step handed over in memory: "step train_step (nb.py:12)"
+
+    @property
+    def where(self) -> str:
+        """How error messages name the user's code: the script's file name, or the step
+        function's name and where it was defined."""
+        return self.origin or self.path.name
 
 
 def example_path(name: str) -> Path:
     """Path of a bundled example by name, e.g. 'dynamicnet_torch'."""
-    path = EXAMPLES_DIR / f"{name.removesuffix('.py')}.py"
+    path = examples_dir() / f"{name.removesuffix('.py')}.py"
     if not path.is_file():
         raise ScriptError(f"no example named {name!r}; available: {', '.join(list_examples())}")
     return path
 
 
+def resolve_source(name: str | os.PathLike) -> Path:
+    """A path as given when it names a file (or ends in .py/.json), else the bundled example of
+    that name ('dynamicnet_torch')."""
+    path = Path(name)
+    if path.suffix in (".py", ".json") or path.exists():
+        return path
+    return example_path(str(name))
+
+
 def list_examples() -> list[str]:
     """Names of the bundled example scripts."""
-    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in examples_dir().glob("*.py") if not p.stem.startswith("_"))
 
 
-_OWN_DIRS = tuple(str(Path(__file__).resolve().parent.parent / d) for d in ("tracers", "viz"))
+def _own_dirs() -> tuple[str, ...]:
+    """graphstage's own source folders (tracers, viz, and the API package's folder)."""
+    here = Path(__file__).resolve().parent
+    dirs = [here, here.parent / "viz"]
+    top = sys.modules.get("graphstage")
+    if getattr(top, "__file__", None):
+        dirs.append(Path(top.__file__).resolve().parent)
+    return tuple(str(d) + os.sep for d in dirs)
 
 
 def user_traceback(exc: BaseException, path: Path) -> str:
@@ -73,8 +104,9 @@ def user_traceback(exc: BaseException, path: Path) -> str:
     target = str(path.resolve())
     while tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()) != target:
         tb = tb.tb_next
+    own = _own_dirs()
     frames = [f for f in traceback.extract_tb(tb or exc.__traceback__)
-              if not str(Path(f.filename).resolve()).startswith(_OWN_DIRS)
+              if not str(Path(f.filename).resolve()).startswith(own)
               and "-packages" + os.sep not in f.filename]
     return ("Traceback (most recent call last):\n"
             + "".join(traceback.format_list(frames))
@@ -90,6 +122,88 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
     if "tensorflow" in sys.modules:
         sys.modules["tensorflow"].random.set_seed(seed)
+
+
+_FRAMEWORK_ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow",
+                    "tf_keras": "tensorflow"}
+
+
+def script_from_callable(
+    step: Callable[[], Any],
+    *,
+    model: Any = None,
+    optimizer: Any = None,
+    params: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    framework: str | None = None,
+    extras: Mapping[str, Any] | None = None,
+) -> ModelScript:
+    """A ModelScript for a zero-argument step callable already in memory (no script file).
+
+    The framework is inferred from the objects handed over and those the step refers to
+    (closure cells, the globals its code names); errors name the step and where it was defined.
+    """
+    if not callable(step):
+        raise TypeError(f"step must be a zero-argument callable, not {type(step).__name__}")
+    fn = getattr(step, "python_function", step)  # a tf.function's Python function
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    path = Path(code.co_filename) if code is not None else Path("<step>")
+    qual = getattr(fn, "__qualname__", type(step).__name__)
+    origin = f"step {qual} ({path.name}:{code.co_firstlineno})" if code else f"step {qual}"
+    module = ModuleType("graphstage_user_step")
+    module.__dict__.update(getattr(inspect.unwrap(fn), "__globals__", {}))
+    if framework is None:
+        found = _frameworks_of([step, model, optimizer, *(params or {}).values()])
+        found = found or _frameworks_of(_referenced(fn, depth=2))
+        if len(found) != 1:
+            raise ScriptError(f"{origin}: cannot tell whether it is a torch or a tensorflow step "
+                              "(pass framework='torch' or 'tensorflow')")
+        framework = found.pop()
+    framework = {"tf": "tensorflow", "pytorch": "torch"}.get(framework, framework)
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {FRAMEWORKS}, not {framework!r}")
+    default = type(model).__name__ if model is not None else getattr(fn, "__name__", "step")
+    return ModelScript(path=path, name=name or default, framework=framework, step=step,
+                       model=model, params=dict(params or {}), optimizer=optimizer,
+                       extras=dict(extras or {}), module=module, origin=origin)
+
+
+def _frameworks_of(objects: list[Any]) -> set[str]:
+    """The frameworks (torch/tensorflow) that objects, their classes' bases or modules belong to."""
+    found: set[str | None] = set()
+    for o in objects:
+        if o is None:
+            continue
+        if isinstance(o, ModuleType):
+            found.add(_FRAMEWORK_ROOTS.get(o.__name__.split(".")[0]))
+            continue
+        for cls in type(o).__mro__:
+            found.add(_FRAMEWORK_ROOTS.get((cls.__module__ or "").split(".")[0]))
+    found.discard(None)
+    return found  # type: ignore[return-value]
+
+
+def _referenced(fn: Any, depth: int = 1) -> list[Any]:
+    """The objects a function's code can reach by name (closure cells, named globals), and
+    those of the plain functions among them, ``depth`` levels down."""
+    fn = inspect.unwrap(getattr(fn, "python_function", fn))
+    out = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())
+           if _cell_filled(c)]
+    code = getattr(fn, "__code__", None)
+    glb = getattr(fn, "__globals__", {})
+    if code is not None:
+        out += [glb[n] for n in code.co_names if n in glb]
+    if depth > 1:
+        out += [o for f in list(out) if inspect.isfunction(f) for o in _referenced(f, depth - 1)]
+    return out
+
+
+def _cell_filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 def _infer_framework(path: Path, module: ModuleType) -> str:

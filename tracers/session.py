@@ -16,7 +16,13 @@ from typing import Any
 
 import networkx as nx
 
-from tracers.contract import SCHEMA_VERSION, StepDiff, diff_steps, structure_signature, validate
+from graphstage.tracers.contract import (
+    SCHEMA_VERSION,
+    StepDiff,
+    diff_steps,
+    structure_signature,
+    validate,
+)
 
 FILE_FORMAT = "graphstage-trace"
 
@@ -56,10 +62,18 @@ class TraceSession:
     def __iter__(self) -> Iterator[nx.DiGraph]:
         return iter(self.steps)
 
-    def diff(self, index: int) -> StepDiff:
-        """Structural change from step index-1 to step index (all added for the first)."""
-        before = self.steps[index - 1] if index > 0 else None
-        return diff_steps(before, self.steps[index])
+    def graph(self, index: int) -> nx.DiGraph:
+        """The step graph at ``index`` (0-based, negative counts from the end); read-only for
+        TensorFlow steps, which share structure (copy it before changing it)."""
+        return self.steps[index]
+
+    def diff(self, i: int, j: int | None = None) -> StepDiff:
+        """Structural change from step i to step j; with j left out, from step i-1 to step i
+        (everything added for the first step)."""
+        if j is None:
+            before = self.steps[i - 1] if i % max(len(self.steps), 1) > 0 else None
+            return diff_steps(before, self.steps[i])
+        return diff_steps(self.steps[i], self.steps[j])
 
     def losses(self) -> list[float | None]:
         return [m.get("loss") for m in self.metrics]

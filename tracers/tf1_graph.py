@@ -14,11 +14,18 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from tracers.contract import make_graph
-from tracers.script import ModelScript, ScriptError
-from tracers.tf_convert import Converter, GraphSpec, VarInfo, ancestors, dtype_of, shape_of
-from tracers.tf_env import default_device, import_tf
-from tracers.tf_values import choose_slots, summarize_np
+from graphstage.tracers.contract import make_graph
+from graphstage.tracers.script import ModelScript, ScriptError
+from graphstage.tracers.tf_convert import (
+    Converter,
+    GraphSpec,
+    VarInfo,
+    ancestors,
+    dtype_of,
+    shape_of,
+)
+from graphstage.tracers.tf_env import default_device, import_tf
+from graphstage.tracers.tf_values import choose_slots, summarize_np
 
 
 def _as_list(x: Any) -> list:
@@ -38,14 +45,14 @@ class Tf1Tracer:
         ex = ms.extras
         graph = ex["graph"]
         if not isinstance(graph, tf.Graph):
-            raise ScriptError(f"{ms.path.name}: setup()['graph'] is a {type(graph).__name__}, "
+            raise ScriptError(f"{ms.where}: setup()['graph'] is a {type(graph).__name__}, "
                               "not a tf.Graph")
         self.graph = graph
         self.session = ex.get("session") or tf.compat.v1.Session(graph=graph)
         self.fetches = _as_list(ex.get("fetches"))
         loss = ex.get("loss", self.fetches[0] if self.fetches else None)
         if loss is None:
-            raise ScriptError(f"{ms.path.name}: a TF1 script needs 'fetches' (or 'loss') in "
+            raise ScriptError(f"{ms.where}: a TF1 script needs 'fetches' (or 'loss') in "
                               "the dict setup() returns")
         self.loss = loss
         if loss not in self.fetches:
@@ -54,7 +61,7 @@ class Tf1Tracer:
         spec = self._spec(ex.get("grads") or {})
         if not spec.grad_tensors and not spec.input_grads and not any(
                 "gradients" in op.name.split("/")[0] for op in graph.get_operations()):
-            raise ScriptError(f"{ms.path.name}: the TF1 graph computes no gradient (add "
+            raise ScriptError(f"{ms.where}: the TF1 graph computes no gradient (add "
                               "tf.gradients(loss, xs) and pass 'grads': {x: dx})")
         conv = Converter(fold=fold, device=default_device(),
                          resolve_function=lambda name: None)
@@ -115,7 +122,7 @@ class Tf1Tracer:
             out = self.session.run(list(self.fetches) + self.tensors, feed_dict=feed)
         except Exception as exc:  # noqa: BLE001 - the user's graph failed to run
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise ScriptError(f"{self.ms.path.name}: Session.run failed at step {i}: "
+            raise ScriptError(f"{self.ms.where}: Session.run failed at step {i}: "
                               f"{type(exc).__name__}: {first}"[:400]) from None
         wall = (time.perf_counter() - t0) * 1000
         vals = dict(zip(self.tensors, out[len(self.fetches):], strict=True))

@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from tracers.tf_scopes import tidy_scopes
+from graphstage.tracers.tf_scopes import tidy_scopes
 
 # Op types that write a variable: the update phase's "update" nodes.
 _UPDATE_PREFIXES = ("Assign", "ResourceApply", "ResourceSparseApply", "ResourceScatter",

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracers.contract import FULL_VALUE_LIMIT
-from tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
-from tracers.tf_values import Decoder, Fetched, SummaryPlan
+from graphstage.tracers.contract import FULL_VALUE_LIMIT
+from graphstage.tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
+from graphstage.tracers.tf_values import Decoder, Fetched, SummaryPlan
 
 
 @dataclass

@@ -17,12 +17,13 @@ from typing import Any
 
 import networkx as nx
 
-from tracers.contract import graph_attrs
-from tracers.script import ModelScript, ScriptError, user_traceback
-from tracers.session import TraceSession
-from tracers.tf_convert import Converter, Template, ValueSlot
-from tracers.tf_env import default_device, import_tf, is_tf_function
-from tracers.tf_function import (
+from graphstage.tracers.contract import graph_attrs
+from graphstage.tracers.errors import TraceCancelled
+from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
+from graphstage.tracers.session import TraceSession
+from graphstage.tracers.tf_convert import Converter, Template, ValueSlot
+from graphstage.tracers.tf_env import default_device, import_tf, is_tf_function
+from graphstage.tracers.tf_function import (
     FunctionInfo,
     StepRunner,
     TapeRecorder,
@@ -31,8 +32,8 @@ from tracers.tf_function import (
     flatten_args,
     signature_reason,
 )
-from tracers.tf_order import OrderRecorder, apply_order
-from tracers.tf_values import (
+from graphstage.tracers.tf_order import OrderRecorder, apply_order
+from graphstage.tracers.tf_values import (
     Fetched,
     SummaryPlan,
     choose_slots,
@@ -77,7 +78,7 @@ class StepTarget:
 
 def _fail(ms: ModelScript, what: str, exc: BaseException) -> ScriptError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return ScriptError(f"{ms.path.name}: {what}: {type(exc).__name__}: {first}"[:400],
+    return ScriptError(f"{ms.where}: {what}: {type(exc).__name__}: {first}"[:400],
                        user_traceback(exc, ms.path))
 
 
@@ -87,12 +88,12 @@ def resolve_target(tf: Any, ms: ModelScript) -> StepTarget:
     ex = ms.extras
     step = ms.step
     if _is_keras_object(step):
-        raise ScriptError(f"{ms.path.name}: setup() returned a Keras {type(step).__name__} as the "
+        raise ScriptError(f"{ms.where}: setup() returned a Keras {type(step).__name__} as the "
                           "step; return a step() that trains it, or {'step': step, 'model': model}")
     if "function" in ex:
         fn = ex["function"]
         if not is_tf_function(fn):
-            raise ScriptError(f"{ms.path.name}: setup()['function'] is a {type(fn).__name__}, "
+            raise ScriptError(f"{ms.where}: setup()['function'] is a {type(fn).__name__}, "
                               "not a tf.function")
         args = ex.get("args", ())
         return StepTarget(fn, args, False, not callable(args))
@@ -114,9 +115,9 @@ def keras_train_function(ms: ModelScript) -> Any:
     """The tf.function Keras' fit() runs per batch (one_step_on_data) for a compiled model."""
     model = ms.model
     if model is None or not hasattr(model, "make_train_function"):
-        raise ScriptError(f"{ms.path.name}: 'fit_data' needs 'model': a compiled Keras model")
+        raise ScriptError(f"{ms.where}: 'fit_data' needs 'model': a compiled Keras model")
     if getattr(model, "optimizer", None) is None:
-        raise ScriptError(f"{ms.path.name}: the Keras model is not compiled (call "
+        raise ScriptError(f"{ms.where}: the Keras model is not compiled (call "
                           "model.compile(...) in setup())")
     train = model.make_train_function()
     one = _find_in_closures(train, "one_step_on_data", depth=3)
@@ -264,15 +265,15 @@ def _check_gradients(ms: ModelScript, info: FunctionInfo, cf: Any, recorded: boo
     spec = info.spec
     grads = list(spec.grad_tensors.values()) + list(spec.input_grads.values())
     if recorded and spec.grad_tensors and not any(grads):
-        raise ScriptError(f"{ms.path.name}: step() computes no gradient: tape.gradient returned "
+        raise ScriptError(f"{ms.where}: step() computes no gradient: tape.gradient returned "
                           "None for every source (did the tape watch nothing, e.g. "
                           "watch_accessed_variables=False without tape.watch?)")
     if not recorded:
-        from tracers.tf_convert import is_grad_name
+        from graphstage.tracers.tf_convert import is_grad_name
 
         if not any(is_grad_name(op.name) for op in cf.graph.get_operations()) and \
                 not _has_nested_gradients(cf):
-            raise ScriptError(f"{ms.path.name}: step() computes no gradient: its graph has no "
+            raise ScriptError(f"{ms.where}: step() computes no gradient: its graph has no "
                               "gradient ops (use tf.GradientTape and tape.gradient in step())")
 
 
@@ -413,15 +414,13 @@ def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
     (default), 'all', 'params' or 'none' (what is summarised per step; see docs/tensorflow.md).
     Both can also be set by the script's setup() dict ('fold', 'values').
     """
-    from tracers.run import TraceCancelled
-
     fold = bool(ms.extras.get("fold", True)) if fold is None else fold
     values = str(ms.extras.get("values", "auto")) if values is None else values
     session = TraceSession(framework="tensorflow", model=ms.name)
     if progress:
         progress(0, steps, f"tracing {ms.name} with TensorFlow")
     if "graph" in ms.extras:
-        from tracers.tf1_graph import Tf1Tracer
+        from graphstage.tracers.tf1_graph import Tf1Tracer
 
         tracer: Any = Tf1Tracer(ms, fold=fold, values=values)
     else:

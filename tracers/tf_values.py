@@ -16,8 +16,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from tracers.contract import FULL_VALUE_LIMIT
-from tracers.tf_convert import ValueSlot
+from graphstage.tracers.contract import FULL_VALUE_LIMIT
+from graphstage.tracers.tf_convert import ValueSlot
 
 AUTO_INTERMEDIATE_BUDGET = 1_000_000   # elements of intermediate outputs summarised per step
 AUTO_INTERMEDIATE_COUNT = 256          # intermediate tensors summarised per step

@@ -25,9 +25,10 @@ import torch.utils.data
 from torch.nn.modules import module as module_hooks
 from torch.overrides import TorchFunctionMode
 
-from tracers.contract import FULL_VALUE_LIMIT, make_graph
-from tracers.script import ModelScript, ScriptError, user_traceback
-from tracers.session import TraceSession
+from graphstage.tracers.contract import FULL_VALUE_LIMIT, make_graph
+from graphstage.tracers.errors import TraceCancelled
+from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
+from graphstage.tracers.session import TraceSession
 
 _SKIP = frozenset({
     "size", "dim", "numel", "item", "tolist", "__len__", "__repr__", "__format__", "__bool__",
@@ -61,8 +62,6 @@ def trace(
     cancel: Callable[[], bool] | None = None,
 ) -> TraceSession:
     """Run ms.step() ``steps`` times, recording each call as one step graph."""
-    from tracers.run import TraceCancelled
-
     names = _Names.discover(ms)
     session = TraceSession(framework="torch", model=ms.name,
                            meta={"script": str(ms.path), "torch": torch.__version__})
@@ -80,7 +79,7 @@ def trace(
             raise ScriptError(_step_error(ms, i, exc), user_traceback(exc, ms.path)) from None
         wall_ms = (time.perf_counter() - start) * 1e3
         if not rec.roots:
-            raise ScriptError(f"{ms.path.name}: step {i} ran no backward pass; step() must call "
+            raise ScriptError(f"{ms.where}: step {i} ran no backward pass; step() must call "
                               "loss.backward() (or torch.autograd.grad) on a loss that requires "
                               "grad")
         graph = rec.build(ms.name, i)
@@ -91,7 +90,7 @@ def trace(
 
 
 def _step_error(ms: ModelScript, index: int, exc: Exception) -> str:
-    msg = f"{ms.path.name}: step() raised {type(exc).__name__} at step {index}: {exc}"
+    msg = f"{ms.where}: step() raised {type(exc).__name__} at step {index}: {exc}"
     if "does not require grad" in str(exc):
         msg += (" (the loss does not depend on any tensor with requires_grad=True: no gradient "
                 "can flow; check that parameters are not detached or created under no_grad)")

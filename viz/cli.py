@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if argv and argv[0] == "--help-gui":
             argv[0] = "--help"
-        from viz.gui.app import main as gui_main
+        from graphstage.viz.gui.app import main as gui_main
 
         return gui_main(argv)
     args = _parser().parse_args(argv)
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _tf_options(p: argparse.ArgumentParser) -> None:
-    from tracers.run import VALUE_POLICIES
+    from graphstage.tracers.run import VALUE_POLICIES
 
     p.add_argument("--values", choices=VALUE_POLICIES, default=None,
                    help="TensorFlow: which tensors get per-step value summaries (default: the "
@@ -80,22 +80,13 @@ def _tf_options(p: argparse.ArgumentParser) -> None:
                    "folding them into their variables")
 
 
-def _resolve_script(name: str) -> Path:
-    """A path to a .py file, or the bundled example of that name."""
-    path = Path(name)
-    if path.suffix in (".py", ".json") or path.exists():
-        return path
-    from tracers.script import example_path
-
-    return example_path(name)
-
-
 def _trace(source: str, args: argparse.Namespace):
-    from tracers import trace_script
+    from graphstage.tracers import trace_script
+    from graphstage.tracers.script import resolve_source
 
     if args.steps < 1:
         raise ValueError("--steps must be at least 1")
-    path = _resolve_script(source)
+    path = resolve_source(source)
     bar = _Progress(f"tracing {path.name}")
     session = trace_script(path, args.steps, seed=args.seed, progress=bar.update,
                            values=args.values, fold=False if args.raw else None)
@@ -115,10 +106,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """graphstage export: one image per step, each marked with its diff to the step before."""
-    from tracers.session import TraceSession
-    from viz.export import export_session
+    from graphstage.tracers.script import resolve_source
+    from graphstage.tracers.session import TraceSession
+    from graphstage.viz.export import export_session
 
-    source = _resolve_script(args.source)
+    source = resolve_source(args.source)
     if source.suffix == ".json":
         session = TraceSession.load(source)
     else:
@@ -160,10 +152,10 @@ class _Progress:
 
 def _report(exc: Exception) -> int:
     """Print one clear line (plus the user's own traceback if their script raised)."""
-    from tracers.contract import ContractError
-    from tracers.script import ScriptError
-    from tracers.session import TraceFileError
-    from viz.graphviz import GraphvizError
+    from graphstage.tracers.contract import ContractError
+    from graphstage.tracers.script import ScriptError
+    from graphstage.tracers.session import TraceFileError
+    from graphstage.viz.graphviz import GraphvizError
 
     if isinstance(exc, ScriptError):
         if exc.details:

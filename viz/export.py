@@ -17,9 +17,9 @@ from typing import Any
 
 import networkx as nx
 
-from viz import graphviz, qtrender
-from viz.dot import MAX_NODES, auto_collapse_depth, collapsed_size, to_dot
-from viz.graphviz import Engine, GraphvizError
+from graphstage.viz import graphviz, qtrender
+from graphstage.viz.dot import MAX_NODES, auto_collapse_depth, collapsed_size, to_dot
+from graphstage.viz.graphviz import Engine, GraphvizError
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PNG_DPI = 120

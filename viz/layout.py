@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
-from viz import graphviz
+from graphstage.viz import graphviz
 
 Point = tuple[float, float]
 

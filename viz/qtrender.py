@@ -12,8 +12,8 @@ import math
 import os
 from typing import Any
 
-import viz.qtfix  # noqa: F401  (PySide6 6.12 / CPython 3.11 refcount bug)
-from viz.graphviz import GraphvizError
+import graphstage.viz.qtfix  # noqa: F401  (PySide6 6.12 / CPython 3.11 refcount bug)
+from graphstage.viz.graphviz import GraphvizError
 
 _app: Any = None  # a QGuiApplication created here, kept alive for later conversions
 

@@ -3,4 +3,4 @@
 Importing this package imports nothing heavy; ``viz.gui.app.main`` is the entry point.
 """
 
-import viz.qtfix  # noqa: F401  (before any Qt call: PySide6 6.12 / CPython 3.11 refcount bug)
+import graphstage.viz.qtfix  # noqa: F401  (before any Qt call: PySide6 6.12 / CPython 3.11 refcount bug)

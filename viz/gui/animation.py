@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 FRAME_MS = 16
-PHASES = ("forward", "backward", "update")  # tracers.contract.PHASES, without networkx
+PHASES = ("forward", "backward", "update")  # graphstage.tracers.contract.PHASES, without networkx
 
 
 class AnimationClock(QObject):
@@ -146,7 +146,7 @@ class Schedule:
 
 
 class NodeView:
-    """What a player needs from a canvas (implemented by viz.gui.canvas.GraphCanvas)."""
+    """What a player needs from a canvas (implemented by graphstage.viz.gui.canvas.GraphCanvas)."""
 
     def set_node_states(self, states: dict[str, str]) -> None: ...
     def set_pulses(self, pulses: list[tuple[tuple[str, str], float, str]]) -> None: ...

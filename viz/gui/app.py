@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    """The GUI's command line (viz.cli hands over every non-headless invocation)."""
+    """The GUI's command line (graphstage.viz.cli hands over every non-headless invocation)."""
     ap = argparse.ArgumentParser(prog="graphstage", description="Watch what PyTorch and "
                                  "TensorFlow build and run in a training step.")
     ap.add_argument("path", nargs="?", help="a model script (.py) or a saved trace (.json)")
@@ -35,7 +35,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def resolve_path(args: argparse.Namespace) -> str | None:
     """The file to open from PATH or --example (None: start empty)."""
     if args.example:
-        from tracers.script import example_path
+        from graphstage.tracers.script import example_path
         return str(example_path(args.example))
     return str(Path(args.path).resolve()) if args.path else None
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("graphstage")
     app.setOrganizationName("graphstage")
     theme = args.theme or str(QSettings("graphstage", "graphstage").value("theme", "light"))
-    from viz.gui.main_window import MainWindow
+    from graphstage.viz.gui.main_window import MainWindow
 
     win = MainWindow(theme=theme, steps=max(1, args.steps))
     if args.screenshot:
@@ -101,6 +101,34 @@ def main(argv: list[str] | None = None) -> int:
     win.deleteLater()
     app.processEvents()
     return code[0] or rc
+
+
+def show_window(source, *, step: int = 0, theme: str | None = None) -> None:
+    """Open a window on a TraceSession or a path and return when it is closed (graphstage.show).
+
+    Uses the running QApplication when there is one (a Jupyter kernel with ``%gui qt``), else
+    creates it; waits in a local event loop, so it blocks the caller but never Qt.
+    """
+    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from graphstage.viz.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["graphstage"])
+    app.setApplicationName("graphstage")
+    theme = theme or str(QSettings("graphstage", "graphstage").value("theme", "light"))
+    win = MainWindow(theme=theme)
+    loop = QEventLoop()
+    win.closed.connect(loop.quit)
+    win.show()
+    if isinstance(source, str):
+        win.open_path(source, step=step)
+    else:
+        win.open_session(source, step=step)
+    loop.exec()
+    win.shutdown()
+    win.deleteLater()
+    app.processEvents()
 
 
 def _arm_screenshot(win, args: argparse.Namespace, code: list[int], expected: int) -> None:

@@ -15,12 +15,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viz.gui.animation import AnimationClock, Tween
-from viz.gui.items import CalloutItem, ClusterItem, EdgeItem, NodeItem, PulseItem, measure
-from viz.gui.minimap import Minimap
-from viz.gui.theme import Theme, detail_font
-from viz.gui.viewgraph import DisplayGraph, scope_title
-from viz.layout import Layout, LayoutSpec
+from graphstage.viz.gui.animation import AnimationClock, Tween
+from graphstage.viz.gui.items import (
+    CalloutItem,
+    ClusterItem,
+    EdgeItem,
+    NodeItem,
+    PulseItem,
+    measure,
+)
+from graphstage.viz.gui.minimap import Minimap
+from graphstage.viz.gui.theme import Theme, detail_font
+from graphstage.viz.gui.viewgraph import DisplayGraph, scope_title
+from graphstage.viz.layout import Layout, LayoutSpec
 
 MORPH_S = 0.65
 
@@ -298,7 +305,7 @@ class GraphCanvas(QGraphicsView):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.legend is None:
             return
-        from viz.gui.summary import fmt, ramp
+        from graphstage.viz.gui.summary import fmt, ramp
         title, lo, hi = self.legend
         painter.save()
         painter.resetTransform()

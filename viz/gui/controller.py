@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from viz.gui.viewgraph import (
+from graphstage.viz.gui.viewgraph import (
     DisplayGraph,
     all_scopes,
     build_display,
@@ -20,7 +20,7 @@ from viz.gui.viewgraph import (
 )
 
 if TYPE_CHECKING:
-    from tracers.session import TraceSession
+    from graphstage.tracers.session import TraceSession
 
 
 class StageController(QObject):

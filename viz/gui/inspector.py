@@ -12,8 +12,8 @@ import html
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from viz.gui.summary import fmt
-from viz.gui.viewgraph import DisplayNode
+from graphstage.viz.gui.summary import fmt
+from graphstage.viz.gui.viewgraph import DisplayNode
 
 
 def _summary_html(s: dict | None) -> str:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viz.gui.theme import Theme, detail_font, label_font
+from graphstage.viz.gui.theme import Theme, detail_font, label_font
 
 NODE_H = 38
 GROUP_H = 44

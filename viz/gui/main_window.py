@@ -30,15 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viz.gui.animation import AnimationClock
-from viz.gui.export import render_scene, write_gif
-from viz.gui.inspector import InspectorPanel
-from viz.gui.pane import StagePane
-from viz.gui.theme import Theme, apply_palette, make_theme
-from viz.gui.timeline import TimelineWidget
-from viz.gui.viewgraph import has_children
-from viz.gui.workers import LayoutWorker, TraceWorker
-from viz.layout import LayoutCache
+from graphstage.viz.gui.animation import AnimationClock
+from graphstage.viz.gui.export import render_scene, write_gif
+from graphstage.viz.gui.inspector import InspectorPanel
+from graphstage.viz.gui.pane import StagePane
+from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
+from graphstage.viz.gui.timeline import TimelineWidget
+from graphstage.viz.gui.viewgraph import has_children
+from graphstage.viz.gui.workers import LayoutWorker, TraceWorker
+from graphstage.viz.layout import LayoutCache
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_RECENT = 8
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
 
     loadFinished = Signal(int)          # pane index whose session is on screen
     loadFailed = Signal(str)
+    closed = Signal()                   # the window was closed (graphstage.show waits for it)
 
     def __init__(self, theme: str = "light", steps: int = 20) -> None:
         super().__init__()
@@ -298,6 +299,13 @@ class MainWindow(QMainWindow):
         if pane == 0:
             self._add_recent(str(path))
 
+    def open_session(self, session, source: str = "", step: int = 0) -> None:
+        """Show a session already in memory (graphstage.show); nothing is traced or read."""
+        if not self.panes:
+            self._add_pane()
+        self._pending_step[0] = step
+        self._loaded(0, session, source or f"<{session.model}>", False)
+
     @property
     def loading(self) -> bool:
         return any(w.isRunning() for w in self.workers)
@@ -390,7 +398,7 @@ class MainWindow(QMainWindow):
                                 else f"<b>Step 1</b>: {text}")
 
     def _fill_examples(self) -> None:
-        from tracers.script import example_path, list_examples
+        from graphstage.tracers.script import example_path, list_examples
         self.examples_menu.clear()
         for name in list_examples():
             self.examples_menu.addAction(name, lambda n=name: self.open_path(str(example_path(n))))
@@ -652,7 +660,7 @@ class MainWindow(QMainWindow):
             self.pane.refresh("collapse")
 
     def _spec(self, step: int):
-        from viz.gui.canvas import layout_spec
+        from graphstage.viz.gui.canvas import layout_spec
         return layout_spec(self.pane.controller.display(step))
 
     def export_all_dialog(self) -> None:
@@ -706,3 +714,4 @@ class MainWindow(QMainWindow):
         self.settings.setValue("state", self.saveState())
         self.shutdown()
         super().closeEvent(event)
+        self.closed.emit()

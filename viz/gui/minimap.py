@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 if TYPE_CHECKING:
-    from viz.gui.canvas import GraphCanvas
+    from graphstage.viz.gui.canvas import GraphCanvas
 
 SIZE = (240, 160)
 MARGIN = 10

@@ -8,14 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from viz.gui.animation import AnimationClock, Player, Schedule
-from viz.gui.canvas import GraphCanvas, layout_spec
-from viz.gui.controller import StageController
-from viz.gui.summary import magnitudes, node_value_text, overlay_colors
-from viz.gui.theme import Theme
-from viz.gui.viewgraph import DisplayGraph, describe_diff
-from viz.gui.workers import LayoutWorker
-from viz.layout import Layout, spec_key
+from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
+from graphstage.viz.gui.canvas import GraphCanvas, layout_spec
+from graphstage.viz.gui.controller import StageController
+from graphstage.viz.gui.summary import magnitudes, node_value_text, overlay_colors
+from graphstage.viz.gui.theme import Theme
+from graphstage.viz.gui.viewgraph import DisplayGraph, describe_diff
+from graphstage.viz.gui.workers import LayoutWorker
+from graphstage.viz.layout import Layout, spec_key
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
 

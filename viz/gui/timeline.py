@@ -6,8 +6,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from viz.gui.summary import fmt
-from viz.gui.theme import Theme, detail_font
+from graphstage.viz.gui.summary import fmt
+from graphstage.viz.gui.theme import Theme, detail_font
 
 
 class TimelineWidget(QWidget):

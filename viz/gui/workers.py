@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from viz.layout import Layout, LayoutCache, LayoutSpec, compute_layout, spec_key
+from graphstage.viz.layout import Layout, LayoutCache, LayoutSpec, compute_layout, spec_key
 
 
 class TraceWorker(QThread):
@@ -35,12 +35,12 @@ class TraceWorker(QThread):
     def run(self) -> None:
         try:
             if Path(self.path).suffix == ".json":
-                from tracers.session import TraceSession
+                from graphstage.tracers.session import TraceSession
                 self.progress.emit(0, 1, f"reading {Path(self.path).name}")
                 session = TraceSession.load(self.path)
             else:
                 self.progress.emit(0, self.steps, f"importing {Path(self.path).name}")
-                from tracers.run import TraceCancelled, trace_script
+                from graphstage.tracers.run import TraceCancelled, trace_script
                 try:
                     session = trace_script(self.path, self.steps, progress=self._progress,
                                            cancel=lambda: self._cancel)
