@@ -13,11 +13,17 @@ Importing graphstage imports neither torch, TensorFlow nor Qt: each loads when i
 """
 
 from graphstage.api import export, load, show, trace, trace_script
-from graphstage.tracers import ContractError, ScriptError, TraceCancelled, TraceSession
+from graphstage.tracers import (
+    ContractError,
+    ScriptError,
+    TraceCancelled,
+    TraceFileError,
+    TraceSession,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ContractError", "ScriptError", "TraceCancelled", "TraceSession", "export", "load", "show",
-    "trace", "trace_script",
+    "ContractError", "ScriptError", "TraceCancelled", "TraceFileError", "TraceSession", "export",
+    "load", "show", "trace", "trace_script",
 ]

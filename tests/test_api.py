@@ -3,6 +3,11 @@ show. Real torch and TensorFlow models built in the test, nothing from a script 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+from pathlib import Path
+
 import pytest
 
 import graphstage
@@ -158,3 +163,25 @@ def test_show_returns_when_the_window_closes():
     QTimer.singleShot(50, close_when_shown)
     graphstage.show(session)
     assert seen["model"] == session.model
+
+
+def _doc_blocks() -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("index", [0, pytest.param(1, marks=pytest.mark.tf)])
+def test_docs_api_examples_run(index, tmp_path, monkeypatch):
+    """docs/api.md's notebook examples run as written (in a scratch folder)."""
+    monkeypatch.chdir(tmp_path)
+    block = _doc_blocks()[index]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, f"docs/api.md[{index}]", "exec"), {"__name__": "__main__"})
+    printed = out.getvalue()
+    if index == 0:
+        assert "3 steps" in printed and "'hidden.weight'" in printed
+        assert sorted(p.name for p in (tmp_path / "two_layer_png").iterdir()) == [
+            "step_0000.png", "step_0001.png", "step_0002.png"]
+    else:
+        assert printed.split()[:1] == ["tensorflow"] and printed.split()[-1] == "True"
