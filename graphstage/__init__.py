@@ -12,7 +12,7 @@ The public API (docs/api.md)::
 Importing graphstage imports neither torch, TensorFlow nor Qt: each loads when it is needed.
 """
 
-from graphstage.api import export, load, show, trace, trace_script
+from graphstage.api import export, load, record, show, trace, trace_script
 from graphstage.tracers import (
     ContractError,
     ScriptError,
@@ -25,5 +25,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ContractError", "ScriptError", "TraceCancelled", "TraceFileError", "TraceSession", "export",
-    "load", "show", "trace", "trace_script",
+    "load", "record", "show", "trace", "trace_script",
 ]

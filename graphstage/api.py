@@ -6,13 +6,17 @@ Everything here is a thin front over ``graphstage.tracers`` (capture) and ``grap
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphstage.tracers.script import resolve_source
 from graphstage.tracers.session import TraceSession
+
+if TYPE_CHECKING:
+    from graphstage.tracers.record import Recording
 
 Progress = Callable[[int, int, str], None]
 
@@ -64,6 +68,34 @@ def trace_script(
     _check_steps(steps)
     return run(resolve_source(path_or_example_name), steps, seed=seed, values=values,
                progress=progress, cancel=cancel)
+
+
+def record(
+    steps: int = 1,
+    *,
+    model: Any = None,
+    optimizer: Any = None,
+    params: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    framework: str | None = None,
+) -> Recording:
+    """A context manager around an unchanged training loop that records its first ``steps``
+    steps; ``rec.session`` is the TraceSession. PyTorch loops: a step ends at each optimizer
+    ``step()`` (or at the next forward, where no optimizer steps); after N steps the loop runs
+    on at full speed, unhooked. Names come from model/optimizer/params and the caller's
+    variables."""
+    from graphstage.tracers.record import Recording
+
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    where = f"{caller.f_code.co_filename}:{caller.f_lineno}" if caller else "<record>"
+
+    def namespace() -> dict[str, Any]:
+        return {**caller.f_globals, **caller.f_locals} if caller else {}
+
+    return Recording(steps, model=model, optimizer=optimizer, params=params, name=name,
+                     framework=framework, namespace=namespace,
+                     origin=f"recorded loop ({Path(where).name})",
+                     path=Path(caller.f_code.co_filename) if caller else None)
 
 
 def load(path: str | os.PathLike) -> TraceSession:

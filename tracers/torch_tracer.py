@@ -212,8 +212,14 @@ class _Recorder:
         self.updates: dict[int, dict] = {}                       # id(param) -> update node attrs
         self.loss_nodes: list[str] = []
         self.output_nodes: set[str] = set()
+        self.optimizer_seen = False
         self._undo: list[Callable[[], None]] = []
+        self._handles: list[Any] = []
         self._mode = _Mode(self)
+        # graphstage.record: called where a step ends (after an optimizer step, or at the next
+        # top-level module call after a backward when no optimizer steps); hooks stay installed
+        self.on_boundary: Callable[[], None] | None = None
+        self.active = True
 
     # ---- patching ---------------------------------------------------------------------------
 
@@ -228,14 +234,28 @@ class _Recorder:
     def __exit__(self, *exc: object) -> None:
         self._unhook()
 
+    def reset(self) -> None:
+        """Start a new step on the same hooks (graphstage.record between two steps)."""
+        keep = (self._undo, self._handles, self._mode, self.on_boundary, self.active,
+                self.optimizer_seen)
+        self.__init__(self.names)
+        (self._undo, self._handles, self._mode, self.on_boundary, self.active,
+         self.optimizer_seen) = keep
+
+    def deactivate(self) -> None:
+        """Stop recording now: the op mode and patches go at once; the module and optimizer
+        hooks (which may be mid-iteration in torch) stay as no-ops until __exit__."""
+        self.active = False
+        while self._undo:
+            self._undo.pop()()
+
     def _hook_everything(self) -> None:
-        hooks = [
+        self._handles = [
             module_hooks.register_module_forward_pre_hook(self._module_pre),
             module_hooks.register_module_forward_hook(self._module_post, always_call=True),
             optim_hooks.register_optimizer_step_pre_hook(self._optim_pre),
             optim_hooks.register_optimizer_step_post_hook(self._optim_post),
         ]
-        self._undo.extend(h.remove for h in hooks)
         autograd = torch.autograd
         real_backward, real_grad = autograd.backward, autograd.grad
 
@@ -267,12 +287,18 @@ class _Recorder:
         self._undo.append(lambda: self._mode.__exit__(None, None, None))
 
     def _unhook(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        self.deactivate()
+        while self._handles:
+            self._handles.pop().remove()
 
     # ---- module scopes ----------------------------------------------------------------------
 
     def _module_pre(self, module: torch.nn.Module, args: Any) -> None:
+        if self.on_boundary is not None and self.active and self.backward_done \
+                and not self.optimizer_seen and not self.scope_stack:
+            self.on_boundary()  # no optimizer: a new top-level forward starts the next step
+        if not self.active:
+            return
         mid = id(module)
         k = self.module_calls.get(mid, 0)
         self.module_calls[mid] = k + 1
@@ -294,6 +320,8 @@ class _Recorder:
         self.scope_stack.append((mid, scope))
 
     def _module_post(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if not self.active:
+            return
         if self.scope_stack and self.scope_stack[-1][0] == id(module):
             self.scope_stack.pop()
         if id(module) in self.names.roots and not self.scope_stack:
@@ -406,7 +434,10 @@ class _Recorder:
             upd["ops"].append(name)
 
     def _optim_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if not self.active:
+            return
         self.in_optimizer = opt
+        self.optimizer_seen = True
         for group in opt.param_groups:
             for p in group["params"]:
                 self._own(p, id(p))
@@ -417,7 +448,11 @@ class _Recorder:
                         self._own(v, id(p))
 
     def _optim_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if not self.active:
+            return
         self.in_optimizer = None
+        if self.on_boundary is not None:
+            self.on_boundary()
 
     # ---- sources (parameters, inputs) ---------------------------------------------------------
 

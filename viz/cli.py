@@ -2,6 +2,7 @@
 
     graphstage trace SCRIPT --steps N -o trace.json
     graphstage export SCRIPT|TRACE.json --steps N --format svg|png|pdf|dot -o DIR
+    graphstage run TRAINING_SCRIPT.py [--steps N] [-o trace.json] [--finish] [-- ARGS...]
     graphstage [SCRIPT|TRACE.json] [--example NAME] ...      (the desktop app)
 
 Every failure a user can cause ends in one ``graphstage: error: ...`` line and a non-zero exit;
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-HEADLESS = ("trace", "export")
+HEADLESS = ("trace", "export", "run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         from graphstage.viz.gui.app import main as gui_main
 
         return gui_main(argv)
+    script_args: list[str] = []
+    if argv[0] == "run" and "--" in argv:
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    args.script_args = script_args
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -65,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
     _tf_options(e)
     e.set_defaults(func=cmd_export)
+
+    r = sub.add_parser("run", help="run an unmodified training script and record its first "
+                       "steps", description="Run a training script as __main__ (arguments after "
+                       "-- go to it), record its first N training steps (PyTorch: a step ends "
+                       "at each optimizer step()), then stop the script, or let it finish with "
+                       "--finish (it runs on unhooked). Opens the app on what was recorded, or "
+                       "writes it with -o.")
+    r.add_argument("script", help="the training script (.py)")
+    r.add_argument("--steps", type=int, default=5, help="steps to record (default 5)")
+    r.add_argument("-o", "--output", default=None, help="write the trace here instead of "
+                   "opening the app")
+    r.add_argument("--finish", action="store_true", help="let the script run to its end after "
+                   "the recorded steps")
+    r.set_defaults(func=cmd_run)
     return ap
 
 
@@ -122,6 +142,31 @@ def cmd_export(args: argparse.Namespace) -> int:
                            collapse_depth=args.collapse_depth)
     bar.done()
     print(f"{out_dir}: {len(paths)} {args.format} file(s) of {session.model}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """graphstage run: record an unmodified training script's first steps."""
+    import os
+
+    from graphstage.tracers.record import run_script
+
+    if args.steps < 1:
+        raise ValueError("--steps must be at least 1")
+    session, ended = run_script(args.script, args.steps, args.script_args, finish=args.finish)
+    print(f"graphstage: recorded {len(session)} steps of {Path(args.script).name}; {ended}",
+          file=sys.stderr)
+    if args.output is None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        args.output = f"{Path(args.script).stem}.trace.json"
+        print("graphstage: no display: writing the trace instead of opening the app",
+              file=sys.stderr)
+    if args.output:
+        out = session.save(args.output)
+        print(f"{out}: {len(session)} steps of {session.model} ({session.framework})")
+        return 0
+    from graphstage.viz.gui.app import show_window
+
+    show_window(session)
     return 0
 
 
