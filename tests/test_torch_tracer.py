@@ -248,3 +248,22 @@ def test_linreg_converges_from_trace_file(examples_dir, tmp_path):
     updates = {a["param"]: a for _, a in g.nodes(data=True) if a["kind"] == "update"}
     assert set(updates) == {"p:w", "p:b"}                    # the hand-written update
     assert all(a["op"] == "update" and a["ops"] for a in updates.values())
+
+
+def test_gradient_shown_is_the_one_the_update_used(examples_dir):
+    """linreg_torch zeroes .grad inside its step after the update: the trace still shows the
+    gradient the update used, as an independent autograd.grad on a fresh copy computes it."""
+    session = trace_script(examples_dir / "linreg_torch.py", steps=1, seed=0)
+    ms = load_script(examples_dir / "linreg_torch.py", seed=0)
+    model = ms.model
+    cells = dict(zip(ms.step.__code__.co_freevars, ms.step.__closure__, strict=True))
+    x, y = cells["x"].cell_contents, cells["y"].cell_contents
+    assert x.shape == y.shape == (200, 1)
+    loss = torch.mean((model(x) - y) ** 2)
+    dw, db = torch.autograd.grad(loss, [model.w, model.b])
+    params = {a["label"]: a for _, a in session.graph(0).nodes(data=True)
+              if a["kind"] == "parameter"}
+    assert params["w"]["grad"]["values"] == pytest.approx(dw.reshape(-1).tolist(), rel=1e-5)
+    assert params["b"]["grad"]["values"] == pytest.approx(db.reshape(-1).tolist(), rel=1e-5)
+    assert params["w"]["grad"]["values"][0] == pytest.approx(params["w"]["grad"]["mean"])
+    assert params["w"]["value"]["values"] == pytest.approx([model.w.item()], rel=1e-6)

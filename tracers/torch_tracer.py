@@ -625,7 +625,9 @@ class _Recorder:
                 x = x.double() if not x.is_floating_point() else x.float()
             v = x.reshape(-1)
             if n <= FULL_VALUE_LIMIT:
-                summary["values"] = v
+                # a copy: the step may change the tensor in place later (grad.zero_(), w -= ..),
+                # and the value shown must be the one at this moment (the gradient the update used)
+                summary["values"] = v.clone()
             # min, max, sum, sum of squares: mean, std and norm follow; aminmax is one pass but
             # only pays off on big tensors
             lo_hi = torch.aminmax(v) if n > _AMINMAX_FROM else (v.amin(), v.amax())
