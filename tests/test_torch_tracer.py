@@ -267,3 +267,25 @@ def test_gradient_shown_is_the_one_the_update_used(examples_dir):
     assert params["b"]["grad"]["values"] == pytest.approx(db.reshape(-1).tolist(), rel=1e-5)
     assert params["w"]["grad"]["values"][0] == pytest.approx(params["w"]["grad"]["mean"])
     assert params["w"]["value"]["values"] == pytest.approx([model.w.item()], rel=1e-6)
+
+
+def test_gan_step_keeps_every_forward_op_of_both_passes(models_dir):
+    """Discriminator update, then generator update through a second discriminator call: the
+    second call's ops are forward ops (not updates), counted against the test's own hooks."""
+    ms = load_script(models_dir / "gan_torch.py")
+    calls = Counter()
+    handles = [m.register_forward_hook(lambda mod, i, o: calls.update([type(mod).__name__]))
+               for model in (ms.model, ms.extras["disc"]) for m in model.modules()]
+    session = torch_tracer.trace(ms, 1)
+    for h in handles:
+        h.remove()
+    g = session.graph(0)
+    forward = Counter(a["op"] for _, a in g.nodes(data=True) if a["phase"] == "forward")
+    assert forward["linear"] == calls["Linear"] == 8
+    assert forward["leaky_relu"] == calls["LeakyReLU"] == 3
+    inputs = {a["label"] for _, a in g.nodes(data=True) if a["kind"] == "input"}
+    assert inputs == {"real"}
+    updates = [a for _, a in g.nodes(data=True) if a["kind"] == "update"]
+    assert len(updates) == sum(1 for m in (ms.model, ms.extras["disc"])
+                               for _ in m.parameters())
+    assert g.graph["backward_calls"] == 2 and len(g.graph["losses"]) == 2

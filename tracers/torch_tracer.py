@@ -366,8 +366,10 @@ class _Recorder:
 
     def _is_update(self, inputs: list[torch.Tensor], outs: list[torch.Tensor]) -> bool:
         """After backward: an op is part of an update if it reads a gradient (or something
-        derived from one) or writes a parameter in place."""
-        if any(self._owner(t) is not None for t in inputs):
+        derived from one) or writes a parameter in place. Reading a parameter is not an update:
+        the next forward pass (a GAN's second discriminator call) reads them too."""
+        params = self.names.params
+        if any(id(t) not in params and self._owner(t) is not None for t in inputs):
             return True
         first = outs[0]
         return id(first) in self.names.params and any(first is t for t in inputs)
