@@ -40,6 +40,7 @@ class Recording:
         self.origin, self.path = origin, path or Path("<recorded>")
         self.stop_when_done = False
         self.wait_for_forward = False
+        self.on_step: Callable[[TraceSession], None] | None = None
         self._impl: Any = None
         self._session: TraceSession | None = None
 
@@ -74,6 +75,7 @@ class Recording:
                          module=module, origin=self.origin)
         self._impl = TorchRecording(self.steps, ms)
         self._impl.stop_when_done = self.stop_when_done
+        self._impl.on_step = self.on_step
         if self.wait_for_forward:
             self._impl.start_at_first_forward(self.namespace)
         else:
@@ -130,7 +132,8 @@ def _script_names(path: Path, module_globals: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = None, *,
-               finish: bool = False) -> tuple[TraceSession, str]:
+               finish: bool = False, on_step: Callable[[TraceSession], None] | None = None,
+               ) -> tuple[TraceSession, str]:
     """Run an unmodified training script as ``__main__`` while recording its first ``steps``
     steps; stop it then (or let it run to its end with ``finish``).
 
@@ -151,6 +154,7 @@ def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = Non
                     origin=path.name, path=path)
     rec.stop_when_done = not finish
     rec.wait_for_forward = True
+    rec.on_step = on_step
     if framework == "torch":
         import torch  # noqa: F401 - the recorder hooks torch before the script imports it
     code = compile(path.read_bytes(), str(path), "exec")

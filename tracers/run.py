@@ -27,6 +27,7 @@ def trace_script(
     cancel: Callable[[], bool] | None = None,
     values: str | None = None,
     fold: bool | None = None,
+    on_step: Callable[[TraceSession], None] | None = None,
 ) -> TraceSession:
     """Load (if needed) and trace a model script, one step graph per call of its step().
 
@@ -46,7 +47,8 @@ def trace_script(
                              "records every value and has no variable plumbing to fold")
         from graphstage.tracers import torch_tracer
 
-        return torch_tracer.trace(ms, steps, progress=progress, cancel=cancel)
+        return torch_tracer.trace(ms, steps, progress=progress, cancel=cancel, on_step=on_step)
     from graphstage.tracers import tf_tracer
 
-    return tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values, fold=fold)
+    return tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values, fold=fold,
+                           on_step=on_step)

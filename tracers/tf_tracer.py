@@ -407,7 +407,8 @@ class FunctionTracer:
 
 def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
           cancel: Callable[[], bool] | None = None, fold: bool | None = None,
-          values: str | None = None) -> TraceSession:
+          values: str | None = None,
+          on_step: Callable[[TraceSession], None] | None = None) -> TraceSession:
     """Trace `steps` calls of a TensorFlow script's step into a TraceSession.
 
     fold=False keeps the raw resource placeholders and ReadVariableOps; values is 'auto'
@@ -430,6 +431,8 @@ def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
             raise TraceCancelled(f"cancelled after {i} of {steps} steps")
         g, loss, wall = tracer.step(i)
         session.add_step(g, loss=loss, wall_ms=wall)
+        if on_step:
+            on_step(session)
         if progress:
             progress(i + 1, steps, f"step {i + 1}/{steps}: loss {loss}")
     session.meta.update(capture=session.steps[0].graph["capture"] if session.steps else None)

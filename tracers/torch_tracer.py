@@ -60,8 +60,10 @@ def trace(
     *,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    on_step: Callable[[TraceSession], None] | None = None,
 ) -> TraceSession:
-    """Run ms.step() ``steps`` times, recording each call as one step graph."""
+    """Run ms.step() ``steps`` times, recording each call as one step graph (``on_step`` sees
+    the session after each)."""
     names = _Names.discover(ms)
     session = TraceSession(framework="torch", model=ms.name,
                            meta={"script": str(ms.path), "torch": torch.__version__})
@@ -84,6 +86,8 @@ def trace(
                               "grad")
         graph = rec.build(ms.name, i)
         session.add_step(graph, loss=graph.graph["loss"], wall_ms=round(wall_ms, 3))
+        if on_step:
+            on_step(session)
         if progress:
             progress(i + 1, steps, f"step {i}: loss {graph.graph['loss']}")
     return session

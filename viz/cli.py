@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=10, help="training steps to trace (default 10)")
     t.add_argument("--seed", type=int, default=0, help="seed for random/numpy/torch/tf")
     t.add_argument("-o", "--output", default="trace.json", help="trace file to write")
+    _timeout_option(t)
     _tf_options(t)
     t.set_defaults(func=cmd_trace)
 
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--collapse-depth", type=int, default=None,
                    help="collapse scopes deeper than N (default: automatic for big graphs)")
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
+    _timeout_option(e)
     _tf_options(e)
     e.set_defaults(func=cmd_export)
 
@@ -84,8 +86,15 @@ def _parser() -> argparse.ArgumentParser:
                    "opening the app")
     r.add_argument("--finish", action="store_true", help="let the script run to its end after "
                    "the recorded steps")
+    _timeout_option(r)
     r.set_defaults(func=cmd_run)
     return ap
+
+
+def _timeout_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=0, metavar="S",
+                   help="stop the traced code after S seconds (default: no limit); it runs in "
+                   "a child process, so an exit, crash or hang never takes graphstage down")
 
 
 def _tf_options(p: argparse.ArgumentParser) -> None:
@@ -101,22 +110,36 @@ def _tf_options(p: argparse.ArgumentParser) -> None:
 
 
 def _trace(source: str, args: argparse.Namespace):
-    from graphstage.tracers import trace_script
+    """Trace in a child process: the user's code cannot take the command down with it."""
+    from graphstage.tracers.isolated import trace_isolated
     from graphstage.tracers.script import resolve_source
 
     if args.steps < 1:
         raise ValueError("--steps must be at least 1")
     path = resolve_source(source)
     bar = _Progress(f"tracing {path.name}")
-    session = trace_script(path, args.steps, seed=args.seed, progress=bar.update,
-                           values=args.values, fold=False if args.raw else None)
-    bar.done()
+    try:
+        session = trace_isolated(path, args.steps, seed=args.seed, progress=bar.update,
+                                 values=args.values, raw=args.raw, timeout=args.timeout or None,
+                                 echo=True)
+    finally:
+        bar.done()
     return session
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    """graphstage trace: run N steps under the tracer and save the session."""
-    session = _trace(args.script, args)
+    """graphstage trace: run N steps under the tracer and save the session (the steps made
+    before a failure are saved too, and the failure still ends the command non-zero)."""
+    from graphstage.tracers.isolated import TraceFailed
+
+    try:
+        session = _trace(args.script, args)
+    except TraceFailed as exc:
+        if exc.session is not None and exc.session.steps:
+            exc.session.save(args.output)
+            print(f"{args.output}: kept the {len(exc.session)} steps traced before the failure",
+                  file=sys.stderr)
+        raise
     out = session.save(args.output)
     sizes = [g.number_of_nodes() for g in session.steps]
     print(f"{out}: {len(session)} steps of {session.model} ({session.framework}), "
@@ -149,11 +172,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     """graphstage run: record an unmodified training script's first steps."""
     import os
 
-    from graphstage.tracers.record import run_script
-
     if args.steps < 1:
         raise ValueError("--steps must be at least 1")
-    session, ended = run_script(args.script, args.steps, args.script_args, finish=args.finish)
+    from graphstage.tracers.isolated import trace_isolated
+
+    if not Path(args.script).is_file():
+        raise ValueError(f"{args.script}: no such file")
+    session = trace_isolated(args.script, args.steps, run_args=args.script_args,
+                             finish=args.finish, timeout=args.timeout or None, echo=True)
+    ended = session.meta.get("ended", "")
     print(f"graphstage: recorded {len(session)} steps of {Path(args.script).name}; {ended}",
           file=sys.stderr)
     if args.output is None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -203,7 +230,7 @@ def _report(exc: Exception) -> int:
     from graphstage.viz.graphviz import GraphvizError
 
     if isinstance(exc, ScriptError):
-        if exc.details:
+        if exc.details and not getattr(exc, "crashed", False):  # a crash's output was echoed
             print("Traceback of your script:\n" + exc.details.rstrip(), file=sys.stderr)
         message = exc.message
     elif isinstance(exc, (TraceFileError, GraphvizError, ContractError, OSError, ValueError)):
