@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -114,13 +115,25 @@ class ExampleCard(QFrame):
         super().mouseReleaseEvent(event)
 
 
-STYLE = """
-#welcome_body { background: palette(base); }
-#card { border: 1px solid palette(mid); border-radius: 8px; background: palette(window); }
-#card:hover { border: 1px solid palette(highlight); }
-#card_title { font-family: 'DejaVu Sans Mono'; font-size: 13px; }
-#family { font-size: 14px; font-weight: bold; padding-top: 10px; }
-#colhead { color: palette(placeholder-text); font-weight: bold; }
+def style_sheet(pal: QPalette) -> str:
+    """The welcome page's style in the current palette's colours (light or dark theme)."""
+    c = {k: pal.color(r).name() for k, r in (
+        ("base", QPalette.ColorRole.Base), ("window", QPalette.ColorRole.Window),
+        ("text", QPalette.ColorRole.Text), ("mid", QPalette.ColorRole.Mid),
+        ("hi", QPalette.ColorRole.Highlight), ("link", QPalette.ColorRole.Link))}
+    text, base = pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base)
+    c["muted"] = QColor((text.red() + base.red()) // 2, (text.green() + base.green()) // 2,
+                        (text.blue() + base.blue()) // 2).name()
+    return f"""
+#welcome_body {{ background: {c['base']}; }}
+#welcome_body QLabel {{ color: {c['text']}; }}
+#card {{ border: 1px solid {c['mid']}; border-radius: 8px; background: {c['window']}; }}
+#card:hover {{ border: 1px solid {c['hi']}; }}
+#card_title {{ font-family: 'DejaVu Sans Mono'; font-size: 13px; }}
+#family {{ font-size: 14px; font-weight: bold; padding-top: 10px; }}
+#welcome_body QLabel#colhead {{ color: {c['muted']}; font-weight: bold; }}
+#twin {{ color: {c['link']}; border: none; padding: 2px 6px; }}
+#twin:hover {{ text-decoration: underline; }}
 """
 
 
@@ -137,7 +150,8 @@ class WelcomeView(QScrollArea):
         self.cards: dict[str, ExampleCard] = {}
         body = QWidget()
         body.setObjectName("welcome_body")
-        body.setStyleSheet(STYLE)
+        self.body = body
+        self._restyle()
         outer = QHBoxLayout(body)
         page = QVBoxLayout()
         outer.addStretch(1)
@@ -145,7 +159,9 @@ class WelcomeView(QScrollArea):
         outer.addStretch(1)
         head = QLabel("<span style='font-size:26px; font-weight:bold'>graphstage</span><br>"
                       "Watch what PyTorch and TensorFlow build and run in one training step. "
-                      "Pick an example: each card says what it shows.")
+                      "Pick an example: each card says what it shows.<br>New here? Open "
+                      "<b>DynamicNet ⇆ side by side</b>: PyTorch's graph changes from step to "
+                      "step, TensorFlow's stays the one it traced.")
         head.setWordWrap(True)
         page.addWidget(head)
         page.addLayout(self._open_row())
@@ -157,6 +173,15 @@ class WelcomeView(QScrollArea):
         page.addWidget(tip)
         page.addStretch(1)
         self.setWidget(body)
+
+    def _restyle(self) -> None:
+        self.body.setStyleSheet(style_sheet(QApplication.palette()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow the theme: the window changes the application palette."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._restyle()
+        super().changeEvent(event)
 
     def _open_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -185,6 +210,7 @@ class WelcomeView(QScrollArea):
             twin = next((n for n in torch if n[: -len("_torch")] + "_tf" in tf), None)
             if twin is not None:
                 both = QPushButton("⇆ side by side")
+                both.setObjectName("twin")
                 both.setFlat(True)
                 both.setCursor(Qt.CursorShape.PointingHandCursor)
                 both.setToolTip(f"Open {twin} and its TensorFlow twin together")
