@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -235,26 +235,48 @@ class WelcomeView(QScrollArea):
         return grid
 
 
+class _Cover(QObject):
+    """Keeps the welcome view over the panes' area as the window resizes."""
+
+    def __init__(self, view: QWidget, target: QWidget) -> None:
+        super().__init__(view)
+        self.view, self.target = view, target
+        target.installEventFilter(self)
+        self.follow()
+
+    def follow(self) -> None:
+        self.view.setGeometry(self.target.geometry())
+        self.view.raise_()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move, QEvent.Type.Show):
+            self.follow()
+        return False
+
+
 def attach_welcome(win) -> WelcomeView:
-    """Put a welcome view in the window's centre, in place of the panes until a load starts."""
+    """Lay a welcome view over the panes until something loads.
+
+    The panes stay in place underneath (so a graph opens at the right size) and the view hides
+    as soon as the first pane gets a session, however it was given one."""
     from graphstage.tracers.script import example_path, list_examples
 
-    view = WelcomeView(list_examples())
-    layout = win.centralWidget().layout()
-    layout.insertWidget(layout.indexOf(win.splitter), view, 1)
-    win.splitter.setVisible(False)
+    view = WelcomeView(list_examples(), win.splitter.parentWidget())
+    view.cover = _Cover(view, win.splitter)
     view.exampleChosen.connect(
         lambda n, both: win.open_path(str(example_path(n)), compare=both))
     view.openRequested.connect(win.open_dialog)
+    win.panes[0].controller.sessionChanged.connect(lambda: view.setVisible(False))
     return view
 
 
 def show_welcome(win, shown: bool) -> None:
-    """Show the welcome view (nothing loaded) or the panes."""
+    """Show the welcome view (nothing loaded) or uncover the panes."""
     view = getattr(win, "welcome", None)
     if view is not None:
         view.setVisible(shown)
-    win.splitter.setVisible(not shown)
+        if shown:
+            view.cover.follow()
 
 
 def restore_if_empty(win) -> None:
