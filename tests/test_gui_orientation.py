@@ -137,3 +137,12 @@ def test_command_line_options_leave_saved_settings_alone(tmp_path):
     saved.read(conf)
     assert saved["General"]["theme"] == "light"
     assert "geometry" not in saved["General"] and "state" not in saved["General"]
+
+
+def test_welcome_returns_when_a_load_fails(qtbot, win, tmp_path):
+    bad = tmp_path / "bad_model.py"
+    bad.write_text("raise RuntimeError('broken model script')\n", encoding="utf-8")
+    with qtbot.waitSignal(win.loadFailed, timeout=60000):
+        win.open_path(str(bad))
+        assert not win.welcome.isVisible()      # hidden while loading
+    assert win.welcome.isVisible()

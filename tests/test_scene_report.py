@@ -123,3 +123,22 @@ def test_report_of_the_welcome_view(tmp_path):
     assert report["legend"] is True
     assert report["panes"][0]["items"] == [] and report["panes"][0]["framework"] == ""
     assert not img.isNull()
+
+
+def test_report_follows_the_step_and_its_banner(tmp_path):
+    from graphstage.tracers.run import trace_script
+    from graphstage.tracers.script import example_path
+    same = trace_script(example_path("mul_torch"), 2, seed=0).steps[1].graph.get(
+        "same_as_previous", False)
+    report, _ = run_app(tmp_path, "--example", "mul_torch", "--steps", "2", "--step", "2")
+    [pane] = report["panes"]
+    assert pane["step"] == 2
+    assert pane["banner"] == ("same graph as previous step" if same else "")
+    labels = {it["label"] for it in pane["items"]}
+    assert {"a", "b"} <= labels           # mul_torch's two leaves, named as in the script
+
+
+def test_scene_json_needs_screenshot():
+    proc = subprocess.run([sys.executable, "-m", "graphstage", "--scene-json", "x.json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--scene-json needs --screenshot" in proc.stderr
