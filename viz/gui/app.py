@@ -24,12 +24,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     ap.add_argument("--screenshot", metavar="OUT.png", help="render the window once the graph "
                     "is laid out, save it and exit")
+    ap.add_argument("--scene-json", metavar="OUT.json", help="with --screenshot: also write "
+                    "what the window shows (legend, panes, the boxes in view with their window "
+                    "rectangles and text size) as JSON")
     ap.add_argument("--at", type=float, default=None, metavar="F",
                     help="with --screenshot: show the animation at fraction F (0..1) of the step")
     ap.add_argument("--find", metavar="TEXT", help="search and highlight TEXT once loaded")
     ap.add_argument("--expand", action="store_true", help="open with every scope expanded")
     ap.add_argument("--size", default="1440x900", help="window size WxH (default 1440x900)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.scene_json and not args.screenshot:
+        ap.error("--scene-json needs --screenshot")
+    return args
 
 
 def resolve_path(args: argparse.Namespace) -> str | None:
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     win = MainWindow(theme=theme, steps=max(1, args.steps))
     if args.screenshot:
+        win.remember_layout = False    # a one-off render keeps the user's saved window layout
         w, _, h = args.size.partition("x")
         win.resize(int(w), int(h))
     win.show()
@@ -172,6 +179,13 @@ def _save(win, args: argparse.Namespace, code: list[int]) -> None:
     if not img.save(args.screenshot):
         print(f"graphstage: could not write {args.screenshot}", file=sys.stderr)
         code[0] = 1
+    if args.scene_json:
+        from graphstage.viz.gui.scene_report import write_scene_report
+        try:
+            write_scene_report(win, args.scene_json)
+        except OSError as exc:
+            print(f"graphstage: could not write {args.scene_json}: {exc}", file=sys.stderr)
+            code[0] = 1
     win.close()
     QApplication.instance().quit()
 

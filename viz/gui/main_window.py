@@ -33,10 +33,12 @@ from PySide6.QtWidgets import (
 from graphstage.viz.gui.animation import AnimationClock
 from graphstage.viz.gui.export import render_scene, write_gif
 from graphstage.viz.gui.inspector import InspectorPanel
+from graphstage.viz.gui.legend import make_legend_dock
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
 from graphstage.viz.gui.timeline import TimelineWidget
 from graphstage.viz.gui.viewgraph import has_children
+from graphstage.viz.gui.welcome import attach_welcome, restore_if_empty, show_welcome
 from graphstage.viz.gui.workers import LayoutWorker, TraceWorker
 from graphstage.viz.layout import LayoutCache
 
@@ -85,6 +87,8 @@ class MainWindow(QMainWindow):
         box.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self._add_pane()
+        self.welcome = attach_welcome(self)
+        self.remember_layout = True     # False: a --screenshot run leaves the saved layout alone
         self._build_docks()
         self._build_actions()
         self._build_status()
@@ -95,7 +99,7 @@ class MainWindow(QMainWindow):
         state = self.settings.value("state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        self.apply_theme(self.theme)
+        self.apply_theme(self.theme, save=False)
 
     # ---- construction ------------------------------------------------------------------------
 
@@ -162,6 +166,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock.setWidget(self.inspector)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.resizeDocks([self.inspector_dock], [320], Qt.Orientation.Horizontal)
+        self.legend_dock = make_legend_dock(self, self.theme)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.legend_dock)
+        self.splitDockWidget(self.inspector_dock, self.legend_dock, Qt.Orientation.Vertical)
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None,
                 tip: str = "") -> QAction:
@@ -215,6 +222,10 @@ class MainWindow(QMainWindow):
             view.addAction(a)
         view.addAction(self.timeline_dock.toggleViewAction())
         view.addAction(self.inspector_dock.toggleViewAction())
+        legend = self.legend_dock.toggleViewAction()
+        legend.setShortcut(QKeySequence("F1"))
+        legend.setToolTip("Show / hide the legend: colours, shapes, arrows, badges (F1)")
+        view.addAction(legend)
         play = self.menuBar().addMenu("&Play")
         for a in (self.act_play, self.act_op, self.act_prev, self.act_next):
             play.addAction(a)
@@ -283,6 +294,7 @@ class MainWindow(QMainWindow):
         """Load a script or trace in a worker thread; the window stays responsive meanwhile."""
         while pane >= len(self.panes):
             self._add_pane()
+        show_welcome(self, False)
         worker = TraceWorker(str(path), self.steps, self)
         worker.progress.connect(self._progress)
         worker.loaded.connect(lambda s, src, p=pane, c=compare: self._loaded(p, s, src, c))
@@ -304,6 +316,7 @@ class MainWindow(QMainWindow):
         if not self.panes:
             self._add_pane()
         self._pending_step[0] = step
+        show_welcome(self, False)
         self._loaded(0, session, source or f"<{session.model}>", False)
 
     @property
@@ -347,10 +360,12 @@ class MainWindow(QMainWindow):
     def _failed(self, message: str, details: str) -> None:
         self.status_text.setText("Loading failed")
         self.show_error(message, details)
+        restore_if_empty(self)
         self.loadFailed.emit(message)
 
     def _cancelled(self) -> None:
         self.status_text.setText("Loading cancelled")
+        restore_if_empty(self)
         self.loadFailed.emit("cancelled")
 
     def _layout_failed(self, message: str) -> None:
@@ -589,7 +604,8 @@ class MainWindow(QMainWindow):
     def toggle_theme(self) -> None:
         self.apply_theme(make_theme("light" if self.theme.dark else "dark"))
 
-    def apply_theme(self, theme: Theme) -> None:
+    def apply_theme(self, theme: Theme, save: bool = True) -> None:
+        """Repaint with theme; save=True (a user's choice) makes it the saved default."""
         self.theme = theme
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -599,7 +615,9 @@ class MainWindow(QMainWindow):
         self.timeline.update()
         for p in self.panes:
             p.apply_theme(theme)
-        self.settings.setValue("theme", theme.name)
+        self.legend_dock.widget().apply_theme(theme)
+        if save:
+            self.settings.setValue("theme", theme.name)
 
     # ---- export ------------------------------------------------------------------------------
 
@@ -710,8 +728,9 @@ class MainWindow(QMainWindow):
         self.layouts.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("state", self.saveState())
+        if self.remember_layout:
+            self.settings.setValue("geometry", self.saveGeometry())
+            self.settings.setValue("state", self.saveState())
         self.shutdown()
         super().closeEvent(event)
         self.closed.emit()
