@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
     def cancel_loading(self) -> None:
         for w in self.workers:
             w.cancel()
-        self.status_text.setText("Cancelling after the current step…")
+        self.status_text.setText("Cancelling…")
 
     def _worker_done(self, worker: TraceWorker) -> None:
         if worker in self.workers:
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
                                     "_tf twin next to it")
 
     def _failed(self, message: str, details: str) -> None:
-        self.status_text.setText("Loading failed")
+        self.status_text.setText(f"Loading failed: {message}")
         self.show_error(message, details)
         restore_if_empty(self)
         self.loadFailed.emit(message)

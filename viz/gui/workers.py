@@ -29,7 +29,7 @@ class TraceWorker(QThread):
         self._cancel = False
 
     def cancel(self) -> None:
-        """Ask the trace to stop after the current step."""
+        """Stop the trace: its child process is killed within the next 50 ms poll."""
         self._cancel = True
 
     def run(self) -> None:
@@ -39,13 +39,8 @@ class TraceWorker(QThread):
                 self.progress.emit(0, 1, f"reading {Path(self.path).name}")
                 session = TraceSession.load(self.path)
             else:
-                self.progress.emit(0, self.steps, f"importing {Path(self.path).name}")
-                from graphstage.tracers.run import TraceCancelled, trace_script
-                try:
-                    session = trace_script(self.path, self.steps, progress=self._progress,
-                                           cancel=lambda: self._cancel)
-                except TraceCancelled:
-                    self.cancelled.emit()
+                session = self._trace()
+                if session is None:
                     return
             if self._cancel:
                 self.cancelled.emit()
@@ -61,6 +56,24 @@ class TraceWorker(QThread):
                 details = "".join(traceback.format_exception(exc))
             self.failed.emit(getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
                              details)
+
+    def _trace(self):
+        """Trace in a child process (the user's code can exit, crash or hang without taking
+        the app down); a failure after some steps shows those steps, then the message."""
+        from graphstage.tracers.errors import TraceCancelled
+        from graphstage.tracers.isolated import TraceFailed, trace_isolated
+
+        self.progress.emit(0, self.steps, f"starting {Path(self.path).name}")
+        try:
+            return trace_isolated(self.path, self.steps, progress=self._progress,
+                                  cancel=lambda: self._cancel)
+        except TraceCancelled:
+            self.cancelled.emit()
+        except TraceFailed as exc:
+            if exc.session is not None and exc.session.steps:
+                self.loaded.emit(exc.session, self.path)
+            self.failed.emit(exc.message, exc.details)
+        return None
 
     def _progress(self, done: int, total: int, msg: str) -> None:
         self.progress.emit(done, total, msg)
