@@ -47,8 +47,13 @@ def trace_script(
                              "records every value and has no variable plumbing to fold")
         from graphstage.tracers import torch_tracer
 
-        return torch_tracer.trace(ms, steps, progress=progress, cancel=cancel, on_step=on_step)
-    from graphstage.tracers import tf_tracer
+        session = torch_tracer.trace(ms, steps, progress=progress, cancel=cancel,
+                                     on_step=on_step)
+    else:
+        from graphstage.tracers import tf_tracer
 
-    return tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values, fold=fold,
-                           on_step=on_step)
+        session = tf_tracer.trace(ms, steps, progress=progress, cancel=cancel, values=values,
+                                  fold=fold, on_step=on_step)
+    if not isinstance(script, ModelScript):  # what `graphstage verify TRACE` re-runs
+        session.meta.update(script=str(Path(script).resolve()), seed=seed)
+    return session

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-HEADLESS = ("trace", "export", "run")
+HEADLESS = ("trace", "export", "run", "verify")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
                    "the recorded steps")
     _timeout_option(r)
     r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("verify", help="check a trace against independent records of the same "
+                       "run (autograd walk and ATen log; the tf.function's own graph)")
+    v.add_argument("source", help="model script (.py), example name, or trace .json")
+    v.add_argument("--steps", type=int, default=2, help="steps to check (scripts only)")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=cmd_verify)
     return ap
 
 
@@ -166,6 +173,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     bar.done()
     print(f"{out_dir}: {len(paths)} {args.format} file(s) of {session.model}")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """graphstage verify: one line per step, every mismatch listed; exit 1 on any."""
+    from graphstage.tracers.verify import verify_script
+
+    if args.steps < 1:
+        raise ValueError("--steps must be at least 1")
+    checks = verify_script(args.source, args.steps, seed=args.seed)
+    for c in checks:
+        print(f"step {c.step}: {'ok' if c.ok else f'{len(c.mismatches)} mismatches'} "
+              f"({c.backward_nodes} backward nodes, {c.forward_ops} forward ops, "
+              f"{c.aten_ops} independent records)")
+        for m in c.mismatches:
+            print(f"  {m}")
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
