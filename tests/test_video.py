@@ -38,7 +38,7 @@ pytestmark = pytest.mark.gui
 def frames(qapp):
     """16 frames (480 px wide) of DynamicNet's first step, forward to update, from the app."""
     from graphstage.viz.gui.animation import AnimationClock
-    from graphstage.viz.gui.export import FrameGrabber, _show_step
+    from graphstage.viz.gui.export import FrameGrabber, show_step
     from graphstage.viz.gui.pane import StagePane
     from graphstage.viz.gui.theme import make_theme
     from graphstage.viz.gui.workers import LayoutWorker
@@ -50,7 +50,7 @@ def frames(qapp):
     pane.resize(480, 320)
     pane.show()
     try:
-        _show_step(pane, session, 0)
+        show_step(pane, session, 0)
         pane.canvas.fit()
         total = pane.player.schedule.total
         grabber = FrameGrabber(pane, fps=15 / total, width=480)

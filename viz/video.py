@@ -74,16 +74,66 @@ class FrameWriter(Protocol):
     def abort(self) -> None: ...
 
 
+# A frame keeps the previous frame's palette when the pixels that changed map onto it with at
+# most REUSE_FAR_PIXELS further than REUSE_MAX_DISTANCE (RGB; median cut too gives up on colours
+# a few pixels wide) and the pixels remapped since the last palette add at most
+# REUSE_ERROR_BUDGET to the frame's mean |error| per channel; else it gets its own palette.
+REUSE_MAX_DISTANCE = 48.0
+REUSE_FAR_PIXELS = 64
+REUSE_ERROR_BUDGET = 0.25
+REUSE_MAX_COLOURS = 4096
+
+
+def median_cut(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An adaptive 256-colour palette (256×3) for rgb and rgb's index image (H×W uint8)."""
+    from PIL import Image
+
+    img = Image.fromarray(rgb, "RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
+                                               dither=Image.Dither.NONE)
+    pal = np.zeros((256, 3), dtype=np.int32)
+    got = np.asarray(img.getpalette() or [], dtype=np.int32).reshape(-1, 3)[:256]
+    pal[: len(got)] = got
+    return pal, np.asarray(img, dtype=np.uint8)
+
+
+def map_to_palette(pixels: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """N×3 pixels as indices of their nearest palette colours, with the sum of their mean
+    |error| per channel; None when too many pixels are far off or there are too many colours."""
+    px = pixels.astype(np.uint32)
+    codes, inverse = np.unique((px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2],
+                               return_inverse=True)
+    if len(codes) > REUSE_MAX_COLOURS:
+        return None
+    cols = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1).astype(np.int32)
+    d2 = ((cols[:, None, :] - palette[None, :, :]) ** 2).sum(axis=2)
+    near = d2.argmin(axis=1)
+    inverse = inverse.ravel()
+    far = d2[np.arange(len(cols)), near] > REUSE_MAX_DISTANCE ** 2
+    if far.any() and np.count_nonzero(far[inverse]) > REUSE_FAR_PIXELS:
+        return None
+    err = np.abs(cols - palette[near]).sum(axis=1) / 3.0
+    return near[inverse].astype(np.uint8), float(err[inverse].sum())
+
+
 class GifWriter:
-    """Animated GIF through Pillow: adaptive palette per frame, exact durations, loops forever."""
+    """Animated GIF through Pillow: adaptive palettes, exact durations, loops forever.
+
+    Each frame gets a median-cut palette of its own, unless the pixels that changed since the
+    previous frame map onto the previous palette closely (see REUSE_*): then only those pixels
+    are mapped, which is fast and lets Pillow store just the changed rectangle."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
         self.path = Path(path)
         self.fps = _check_fps(fps, GIF_MAX_FPS)
         self.frames = 0                       # frames received
+        self.palettes = 0                     # palettes computed (the rest reused one)
         self._images: list = []               # palette images, identical neighbours merged
         self._counts: list[int] = []          # how many received frames each one stands for
         self._last: np.ndarray | None = None
+        self._palette: np.ndarray | None = None
+        self._palette_bytes = b""
+        self._index: np.ndarray | None = None
+        self._error = 0.0                     # |error| added by remapped pixels since a palette
 
     def add(self, frame: Any) -> None:
         """Quantize one frame now (so that close() only writes)."""
@@ -91,15 +141,29 @@ class GifWriter:
 
         rgb = to_rgb(frame)
         self.frames += 1
-        if self._last is not None and rgb.shape == self._last.shape and \
-                np.array_equal(rgb, self._last):
+        last = self._last
+        if last is not None and rgb.shape != last.shape:
+            raise ValueError(f"frame size changed from {last.shape[:2]} to {rgb.shape[:2]}")
+        changed = None if last is None else (rgb != last).any(axis=2)
+        if changed is not None and not changed.any():
             self._counts[-1] += 1
             return
-        if self._images and rgb.shape[:2] != self._last.shape[:2]:
-            raise ValueError(f"frame size changed from {self._last.shape[:2]} to {rgb.shape[:2]}")
-        self._last = rgb
-        img = Image.fromarray(rgb, "RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
-                                                  dither=Image.Dither.NONE)
+        index = None
+        if changed is not None:
+            mapped = map_to_palette(rgb[changed], self._palette)
+            if mapped is not None and \
+                    self._error + mapped[1] <= REUSE_ERROR_BUDGET * changed.size:
+                index = self._index.copy()
+                index[changed] = mapped[0]
+                self._error += mapped[1]
+        if index is None:
+            self._palette, index = median_cut(rgb)
+            self._palette_bytes = self._palette.astype(np.uint8).tobytes()
+            self._error = 0.0
+            self.palettes += 1
+        self._last, self._index = rgb, index
+        img = Image.fromarray(index, "P")
+        img.putpalette(self._palette_bytes)
         self._images.append(img)
         self._counts.append(1)
 

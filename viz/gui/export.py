@@ -296,7 +296,7 @@ def export_session_animations(session, out_dir: str | Path, fmt: str = "gif",
     written: list[Path] = []
     try:
         for step in range(len(session.steps)):
-            _show_step(pane, session, step)
+            show_step(pane, session, step)
             pane.canvas.fit()
             app.processEvents()
             label = f"step {step + 1}/{len(session.steps)}"
@@ -311,7 +311,7 @@ def export_session_animations(session, out_dir: str | Path, fmt: str = "gif",
     return written
 
 
-def _show_step(pane, session, step: int, timeout_s: float = 600.0) -> None:
+def show_step(pane, session, step: int, timeout_s: float = 600.0) -> None:
     """Load (step 0) or go to a step and wait until its graph is on the canvas."""
     from PySide6.QtCore import QEventLoop
 
