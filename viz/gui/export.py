@@ -93,7 +93,6 @@ ANIMATED = VIDEO_FORMATS
 DEFAULT_FPS = 15.0
 DEFAULT_WIDTH = 900
 MAX_FRAMES = 900        # 60 s at 15 fps; longer steps play faster in the file
-SLICE_S = 0.05          # GUI-thread time one export slice may take before yielding
 QUEUE_AHEAD = 4         # frames grabbed ahead of the encoder thread
 
 
@@ -167,8 +166,9 @@ def export_animation(pane, path: str | Path, fps: float = DEFAULT_FPS,
 
 
 class AnimationExport(QObject):
-    """The same, without blocking: frames are grabbed in short slices on the GUI thread (a
-    canvas can only be drawn there) and encoded on a thread by BackgroundEncoder."""
+    """The same, without blocking: one frame is grabbed per event-loop turn on the GUI thread (a
+    canvas can only be drawn there; ~10 ms at 900 px) and encoded on a thread by
+    BackgroundEncoder, at most QUEUE_AHEAD frames ahead of it."""
 
     progress = Signal(int, int)        # frames encoded, total
     finished = Signal(object)          # the written Path
@@ -185,6 +185,7 @@ class AnimationExport(QObject):
         self._next = 0
         self._grab_error: str | None = None
         self._over = False
+        self._restored = False
 
     def start(self) -> None:
         QTimer.singleShot(0, self._slice)
@@ -200,18 +201,18 @@ class AnimationExport(QObject):
     def _slice(self) -> None:
         t0 = time.perf_counter()
         enc = self.encoder
-        while (self._next < self.total and enc.pending < QUEUE_AHEAD and not enc.done
-               and time.perf_counter() - t0 < SLICE_S):
+        if self._next == self.total and not self._restored:
+            self._restored = True          # seeking back replays the step: a slice of its own
+            self.grabber.restore()
+        if self._next < self.total and enc.pending < QUEUE_AHEAD and not enc.done:
             try:
                 enc.submit(self.grabber.grab(self._next))
+                self._next += 1
+                if self._next == self.total:
+                    enc.finish()
             except Exception as exc:  # noqa: BLE001 - reported through failed
                 self._grab_error = str(exc)
                 enc.cancel()
-                break
-            self._next += 1
-            if self._next == self.total:
-                enc.finish()
-                self.grabber.restore()
         self.slice_times.append(time.perf_counter() - t0)
         self.progress.emit(enc.encoded, self.total)
         if enc.done:
@@ -222,7 +223,8 @@ class AnimationExport(QObject):
 
     def _end(self) -> None:
         self._over = True
-        if self._next < self.total:
+        if not self._restored:
+            self._restored = True
             self.grabber.restore()
         enc = self.encoder
         if self._grab_error is not None:
