@@ -180,6 +180,8 @@ class AnimationExport(QObject):
         super().__init__(parent)
         self.grabber = FrameGrabber(pane, fps, width)
         self.encoder = BackgroundEncoder(path, fps, total=len(self.grabber))
+        if parent is not None:   # the window goes away: stop, leave no partial file
+            parent.destroyed.connect(self.encoder.cancel)
         self.total = len(self.grabber)
         self.slice_times: list[float] = []     # GUI-thread seconds of each slice
         self._next = 0
