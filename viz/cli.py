@@ -1,8 +1,10 @@
-"""The ``graphstage`` command: headless ``trace`` / ``export`` subcommands, else the GUI.
+"""The ``graphstage`` command: headless ``trace`` / ``export`` / ``run`` / ``verify``, else the GUI.
 
     graphstage trace SCRIPT --steps N -o trace.json
     graphstage export SCRIPT|TRACE.json --steps N --format svg|png|pdf|dot -o DIR
+    graphstage export SCRIPT|TRACE.json --animate --format gif|mp4 [--fps F] -o DIR
     graphstage run TRAINING_SCRIPT.py [--steps N] [-o trace.json] [--finish] [-- ARGS...]
+    graphstage verify SCRIPT|TRACE.json [--steps N]
     graphstage [SCRIPT|TRACE.json] [--example NAME] ...      (the desktop app)
 
 Every failure a user can cause ends in one ``graphstage: error: ...`` line and a non-zero exit;
@@ -62,11 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     _tf_options(t)
     t.set_defaults(func=cmd_trace)
 
-    e = sub.add_parser("export", help="write one graph image per step")
+    e = sub.add_parser("export", help="write one graph image (or animation) per step")
     e.add_argument("source", help="model script (.py), example name, or trace .json")
     e.add_argument("--steps", type=int, default=1, help="steps to trace (scripts only)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--format", default="svg", choices=("svg", "png", "pdf", "dot"))
+    e.add_argument("--format", default=None, choices=("svg", "png", "pdf", "dot", "gif", "mp4"),
+                   help="svg (default), png, pdf or dot; gif or mp4 with --animate (and imply it)")
+    e.add_argument("--animate", action="store_true",
+                   help="write each step's animation (forward, backward, update) as drawn by the "
+                   "app, offscreen; --format gif (default) or mp4")
+    e.add_argument("--fps", type=float, default=15.0,
+                   help="with --animate: frames per second of playback (default 15)")
     e.add_argument("--collapse-depth", type=int, default=None,
                    help="collapse scopes deeper than N (default: automatic for big graphs)")
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
@@ -155,11 +163,18 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """graphstage export: one image per step, each marked with its diff to the step before."""
+    """graphstage export: one image per step, each marked with its diff to the step before, or
+    with --animate one GIF/MP4 per step."""
     from graphstage.tracers.script import resolve_source
     from graphstage.tracers.session import TraceSession
     from graphstage.viz.export import export_session
 
+    animate = args.animate or args.format in ("gif", "mp4")
+    fmt = args.format or ("gif" if animate else "svg")
+    if animate and fmt not in ("gif", "mp4"):
+        raise ValueError(f"--animate writes gif or mp4, not {fmt}")
+    if animate and not 0 < args.fps <= 50:
+        raise ValueError("--fps must be in (0, 50]")
     source = resolve_source(args.source)
     if source.suffix == ".json":
         session = TraceSession.load(source)
@@ -167,11 +182,32 @@ def cmd_export(args: argparse.Namespace) -> int:
         session = _trace(str(source), args)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    bar = _Progress(f"exporting {args.format}")
-    paths = export_session(session, out_dir, args.format, progress=bar.update,
+    if animate:
+        return _export_animations(session, out_dir, fmt, args.fps)
+    bar = _Progress(f"exporting {fmt}")
+    paths = export_session(session, out_dir, fmt, progress=bar.update,
                            collapse_depth=args.collapse_depth)
     bar.done()
-    print(f"{out_dir}: {len(paths)} {args.format} file(s) of {session.model}")
+    print(f"{out_dir}: {len(paths)} {fmt} file(s) of {session.model}")
+    return 0
+
+
+def _export_animations(session, out_dir: Path, fmt: str, fps: float) -> int:
+    """--animate: each step's animation, drawn by the app's graph pane offscreen."""
+    import os
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import qInstallMessageHandler
+
+    from graphstage.viz.gui.app import _qt_message
+    from graphstage.viz.gui.export import export_session_animations
+
+    qInstallMessageHandler(_qt_message)
+    bar = _Progress(f"animating {fmt}")
+    paths = export_session_animations(session, out_dir, fmt, fps=fps, progress=bar.update)
+    bar.done()
+    print(f"{out_dir}: {len(paths)} {fmt} animation(s) of {session.model}")
     return 0
 
 

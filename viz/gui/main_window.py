@@ -31,7 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock
-from graphstage.viz.gui.export import render_scene, write_gif
+from graphstage.viz.gui.export import (
+    ANIMATED,
+    export_animation,
+    export_animation_dialog,
+    render_scene,
+)
 from graphstage.viz.gui.inspector import InspectorPanel
 from graphstage.viz.gui.legend import make_legend_dock
 from graphstage.viz.gui.pane import StagePane
@@ -186,7 +191,7 @@ class MainWindow(QMainWindow):
                                      "Open a model script or a saved trace")
         self.act_export = self._action("Export…", self.export_dialog, "Ctrl+E",
                                        "Export the current step (PNG, SVG, PDF) or the "
-                                       "animation (GIF)")
+                                       "animation (GIF, MP4)")
         self.act_export_all = self._action("Export every step…", self.export_all_dialog)
         self.act_find = self._action("Find", self.show_search, QKeySequence.StandardKey.Find)
         self.act_play = self._action("▶ Play", self.toggle_play, "Space",
@@ -622,35 +627,27 @@ class MainWindow(QMainWindow):
     # ---- export ------------------------------------------------------------------------------
 
     def export_current(self, path: str, pane: int = 0) -> Path:
-        """Export the current step's whole graph (png/svg/pdf) or the step animation (gif)."""
+        """Export the current step's whole graph (png/svg/pdf) or its animation (gif/mp4;
+        blocking, see graphstage.viz.gui.export.export_animation for fps and width)."""
         p = self.panes[pane]
         p.canvas.finish_morph()
-        if path.lower().endswith(".gif"):
-            return self.export_gif(path, pane)
+        if Path(path).suffix.lower().lstrip(".") in ANIMATED:
+            return export_animation(p, path)
         return render_scene(p.canvas.scene(), path, background=self.theme.background)
-
-    def export_gif(self, path: str, pane: int = 0, frames: int = 48, width: int = 900) -> Path:
-        """Render the step's animation (forward, backward, update) as an animated GIF."""
-        p = self.panes[pane]
-        player = p.player
-        if player.schedule is None:
-            raise ValueError("nothing to export: no graph is loaded")
-        player.pause()
-        images = []
-        total = player.schedule.total
-        for i in range(frames):
-            player.seek(total * i / (frames - 1))
-            img = p.canvas.grab().toImage()
-            images.append(img.scaledToWidth(min(width, img.width()),
-                                            Qt.TransformationMode.SmoothTransformation))
-        return write_gif(images, path, delay_ms=int(1000 * total / frames / max(player.speed,
-                                                                                 0.1)))
 
     def export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Export current step", "step.png",
-            "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf);;Animated GIF (*.gif)")
-        if path:
+            "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf);;Animated GIF (*.gif);;"
+            "MP4 video (*.mp4)")
+        if path and Path(path).suffix.lower().lstrip(".") in ANIMATED:
+            try:   # frames in slices on this thread, encoded on another; progress and Cancel
+                self.export_job = export_animation_dialog(self, self.pane, path,
+                                                          self.status_text.setText,
+                                                          self.show_error)
+            except Exception as exc:  # noqa: BLE001 - an export error is a dialog
+                self.show_error(f"Export failed: {exc}")
+        elif path:
             try:
                 out = self.export_current(path)
                 self.status_text.setText(f"Exported {out}")
