@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any
 
-import graphstage.viz.qtfix  # noqa: F401  (PySide6 6.12 / CPython 3.11 refcount bug)
+from graphstage.viz import qtfix
 from graphstage.viz.graphviz import GraphvizError
 
 _app: Any = None  # a QGuiApplication created here, kept alive for later conversions
@@ -30,6 +30,7 @@ def available() -> bool:
 def _renderer(svg: bytes) -> Any:
     global _app
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    qtfix.apply()
     from PySide6.QtCore import QByteArray
     from PySide6.QtSvg import QSvgRenderer
     from PySide6.QtWidgets import QApplication

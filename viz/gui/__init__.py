@@ -3,4 +3,6 @@
 Importing this package imports nothing heavy; ``viz.gui.app.main`` is the entry point.
 """
 
-import graphstage.viz.qtfix  # noqa: F401  (before any Qt call: PySide6 6.12 / CPython 3.11 refcount bug)
+from graphstage.viz import qtfix
+
+qtfix.apply()  # before any Qt call: PySide6 6.12 / CPython 3.11 None refcount leak, if present
