@@ -9,13 +9,16 @@ from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
-from graphstage.viz.gui.canvas import GraphCanvas, layout_spec
+from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
+from graphstage.viz.gui.items import measure
+from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.summary import magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, describe_diff
 from graphstage.viz.gui.workers import LayoutWorker
-from graphstage.viz.layout import Layout, spec_key
+from graphstage.viz.hlayout import display_sizes
+from graphstage.viz.layout import Layout
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
 
@@ -45,6 +48,7 @@ class StagePane(QWidget):
         box.addWidget(self.canvas, 1)
         self._waiting: tuple | None = None   # (layout key, display, reason) being laid out
         self._shown_step = -1
+        self._sizes: dict = {}               # measured box sizes by text
         self.request_clock = QElapsedTimer()
         self.controller.displayChanged.connect(self.refresh)
         layouts.ready.connect(self._layout_ready)
@@ -65,14 +69,21 @@ class StagePane(QWidget):
             return
         self.request_clock.start()
         display = c.display()
-        spec = layout_spec(display)
-        key = spec_key(spec)
-        lay = self.layouts.request(spec, 0)
+        lay = self.layouts.request(display, self.sizes(display), 0)
         if lay is not None:
             self._show(display, lay, reason)
         else:
-            self._waiting = (key, display, reason)
+            self._waiting = (self.layouts.key(display), display, reason)
             self.title.setText(self._title_text() + "  <i>laying out…</i>")
+
+    def sizes(self, display: DisplayGraph) -> dict:
+        """Qt-measured size of every box of display (memoised by text)."""
+        return display_sizes(display, measure, self._sizes)
+
+    def layout_now(self, step: int) -> Layout:
+        """The layout of a step under the current collapse state (blocking: exports)."""
+        display = self.controller.display(step)
+        return self.layouts.layout_now(display, self.sizes(display))
 
     def _layout_ready(self, key: tuple, lay: Layout) -> None:
         if self._waiting is not None and self._waiting[0] == key:
@@ -97,7 +108,7 @@ class StagePane(QWidget):
         self.player.set_schedule(Schedule(c.graph, display.rep), keep_time=reason == "collapse")
         self.apply_overlay()
         if reason == "load":
-            self.canvas.initial_view()
+            opening_view(self.canvas, display, c.graph)
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)
         before = c.session.steps[c.step - 1] if c.step > 0 else None
@@ -125,7 +136,8 @@ class StagePane(QWidget):
         for d in range(1, PREFETCH + 1):
             for s in (c.step + d, c.step - d):
                 if 0 <= s < c.step_count:
-                    self.layouts.request(layout_spec(c.display(s)), d)
+                    display = c.display(s)
+                    self.layouts.request(display, self.sizes(display), d)
 
     # ---- overlay and callouts ----------------------------------------------------------------
 

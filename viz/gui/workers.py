@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import itertools
 import queue
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from graphstage.viz.layout import Layout, LayoutCache, LayoutSpec, compute_layout, spec_key
+from graphstage.viz.hlayout import HierLayout
+from graphstage.viz.layout import Layout, LayoutCache
+
+DONE_KEPT = 24   # finished display layouts kept (current step, prefetched neighbours, undo)
 
 
 class TraceWorker(QThread):
@@ -67,30 +72,60 @@ class TraceWorker(QThread):
 
 
 class LayoutWorker(QThread):
-    """Computes Graphviz layouts from a priority queue; the current step jumps the prefetches."""
+    """Lays out display graphs group by group (:class:`viz.hlayout.HierLayout`) from a priority
+    queue; the current step jumps the prefetches. Group layouts are cached, so a collapse or
+    expand lays out only the changed group and its ancestors."""
 
-    ready = Signal(object, object)        # spec_key, Layout
-    failed = Signal(object, str)          # spec_key, message
+    ready = Signal(object, object)        # request key, Layout
+    failed = Signal(object, str)          # request key, message
 
     def __init__(self, cache: LayoutCache, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.cache = cache
+        self.cache = cache                  # flat layouts (whole-graph callers)
+        self.hier = HierLayout()
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
         self._pending: set[tuple] = set()
+        self._done: OrderedDict[tuple, tuple[object, Layout]] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def request(self, spec: LayoutSpec, priority: int = 0) -> Layout | None:
-        """The layout now if cached; else queue it (lower priority number runs first)."""
-        key = spec_key(spec)
-        lay = self.cache.get(key)
+    @staticmethod
+    def key(display: object) -> tuple:
+        """The request key of a display graph (the controller memoises display objects)."""
+        return ("display", id(display))
+
+    def cached(self, display: object) -> Layout | None:
+        """The finished layout of display, if any."""
+        with self._lock:
+            hit = self._done.get(self.key(display))
+        return hit[1] if hit is not None and hit[0] is display else None
+
+    def request(self, display: object, sizes: dict, priority: int = 0) -> Layout | None:
+        """The layout now if done; else queue it (lower priority number runs first)."""
+        lay = self.cached(display)
         if lay is not None:
             return lay
+        key = self.key(display)
         if key not in self._pending or priority == 0:
             self._pending.add(key)
-            self._queue.put((priority, next(self._seq), key, spec))
+            self._queue.put((priority, next(self._seq), key, (display, sizes)))
         if not self.isRunning():
             self.start()
         return None
+
+    def layout_now(self, display: object, sizes: dict) -> Layout:
+        """The layout of display, computed here if needed (blocking: exports, tests)."""
+        lay = self.cached(display)
+        if lay is None:
+            lay = self.hier.layout(display, sizes)
+            self._keep(display, lay)
+        return lay
+
+    def _keep(self, display: object, lay: Layout) -> None:
+        with self._lock:
+            self._done[self.key(display)] = (display, lay)
+            while len(self._done) > DONE_KEPT:
+                self._done.popitem(last=False)
 
     def stop(self) -> None:
         """End the thread after the current job."""
@@ -99,19 +134,18 @@ class LayoutWorker(QThread):
 
     def run(self) -> None:
         while True:
-            _prio, _seq, key, spec = self._queue.get()
+            _prio, _seq, key, job = self._queue.get()
             if key is None:
                 return
-            if self.cache.get(key) is not None:
-                self._pending.discard(key)
-                self.ready.emit(key, self.cache.get(key))
-                continue
+            display, sizes = job
+            lay = self.cached(display)
             try:
-                lay = compute_layout(spec)
+                if lay is None:
+                    lay = self.hier.layout(display, sizes)
+                    self._keep(display, lay)
             except Exception as exc:  # noqa: BLE001 - reported, the app goes on
                 self._pending.discard(key)
                 self.failed.emit(key, str(exc))
                 continue
-            self.cache.put(key, lay)
             self._pending.discard(key)
             self.ready.emit(key, lay)

@@ -1,0 +1,52 @@
+"""The opening camera: whole graph when it fits readably, else the start of the forward pass.
+
+Fit never means unreadable labels: when fitting would draw text below ``READABLE_PX`` pixels, the
+view opens at the smallest zoom where every label is readable, with the box that starts the
+forward pass near the top-left corner (the forward pass runs down from it, backward beside it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF
+
+from graphstage.viz.gui.theme import detail_font, label_font
+
+READABLE_PX = 9.0
+MARGIN = 40.0   # view pixels between the start box and the viewport's corner
+
+
+def readable_zoom() -> float:
+    """The smallest zoom at which the smallest label text is READABLE_PX pixels tall."""
+    return READABLE_PX / min(label_font().pixelSize(), detail_font().pixelSize())
+
+
+def forward_start(display: Any, graph: Any) -> str | None:
+    """The display key of the box holding the first forward op (the input if there is one)."""
+    best, best_rank = None, None
+    for n, a in graph.nodes(data=True):
+        if a.get("phase") != "forward" or a.get("kind") not in ("input", "op"):
+            continue
+        rank = (a.get("kind") != "input", a.get("order", 0))
+        if best_rank is None or rank < best_rank:
+            best, best_rank = n, rank
+    return display.rep.get(best) if best is not None else None
+
+
+def opening_view(canvas: Any, display: Any, graph: Any) -> None:
+    """Fit the graph if its text stays readable; else zoom to readable text at the start."""
+    canvas.fit()
+    zoom = readable_zoom()
+    if canvas.transform().m11() >= zoom or not canvas.nodes:
+        return
+    canvas.stop_auto_fit()
+    canvas.resetTransform()
+    canvas.scale(zoom, zoom)
+    key = forward_start(display, graph)
+    item = canvas.nodes.get(key) if key else None
+    if item is None:
+        item = min(canvas.nodes.values(), key=lambda it: (it.pos().y(), it.pos().x()))
+    vp = canvas.viewport()
+    corner = item.pos() - QPointF(item.w / 2, item.h / 2) - QPointF(MARGIN, MARGIN) / zoom
+    canvas.centerOn(corner + QPointF(vp.width(), vp.height()) / (2 * zoom))
