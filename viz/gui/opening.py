@@ -48,5 +48,11 @@ def opening_view(canvas: Any, display: Any, graph: Any) -> None:
     if item is None:
         item = min(canvas.nodes.values(), key=lambda it: (it.pos().y(), it.pos().x()))
     vp = canvas.viewport()
-    corner = item.pos() - QPointF(item.w / 2, item.h / 2) - QPointF(MARGIN, MARGIN) / zoom
-    canvas.centerOn(corner + QPointF(vp.width(), vp.height()) / (2 * zoom))
+    vw, vh = vp.width() / zoom, vp.height() / zoom
+    r = canvas.scene().itemsBoundingRect()
+    if r.width() <= vw:
+        x = r.center().x()
+    else:   # the start box in the left third: its parameters left of it, backward right of it
+        x = max(r.left() - MARGIN / zoom, item.pos().x() - item.w / 2 - vw / 3) + vw / 2
+    top = max(r.top() - MARGIN / zoom, item.pos().y() - item.h / 2 - 2 * MARGIN / zoom)
+    canvas.centerOn(QPointF(x, top + vh / 2))

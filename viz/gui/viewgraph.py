@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _SEP = re.compile(r"[/.]")
-READABLE_NODES = 160  # open big graphs collapsed until about this many boxes are visible
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
+STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
+WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
 
 
 def scope_parts(scope: str) -> list[str]:
@@ -157,6 +160,9 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
             ops = sum(1 for m in dn.members if graph.nodes[m]["kind"] != "parameter")
             dn.detail = f"{len(dn.members)} nodes · {ops} ops" if ops != len(dn.members) \
                 else f"{ops} ops"
+            stack = stack_size(_child_scopes(graph, dn))
+            if stack:
+                dn.label = f"{dn.label} ×{stack}"
     edges: dict[tuple[str, str], DisplayEdge] = {}
     for u, v, a in graph.edges(data=True):
         ku, kv = rep[u], rep[v]
@@ -175,6 +181,31 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
         if dn is not None and not dn.is_group:
             _inline_children(graph.nodes[dn.members[0]], dn, nodes, edges)
     return DisplayGraph(graph, nodes, edges, rep)
+
+
+def stack_size(children: Iterable[str]) -> int:
+    """How many numbered repeats ('0'…'11', 'block_1'…'block_16') the child scopes are; 0 when
+    they are not a stack of at least STACK_MIN."""
+    stems, n = set(), 0
+    for c in children:
+        parts = scope_parts(c)
+        m = _NUMBERED.match(parts[-1]) if parts else None
+        if m is None:
+            return 0
+        stems.add(m.group(1))
+        n += 1
+    return n if n >= STACK_MIN and len(stems) == 1 else 0
+
+
+def _child_scopes(graph: nx.DiGraph, dn: DisplayNode) -> set[str]:
+    """The scopes one level below a collapsed group's scope, among its members."""
+    depth = len(scope_prefixes(dn.group or ""))
+    out = set()
+    for m in dn.members:
+        prefixes = scope_prefixes(graph.nodes[m].get("scope", ""))
+        if len(prefixes) > depth:
+            out.add(prefixes[depth])
+    return out
 
 
 def has_children(display: DisplayGraph, key: str) -> bool:
@@ -219,13 +250,10 @@ def max_depth(graph: nx.DiGraph) -> int:
     return max((len(scope_prefixes(s)) for s in all_scopes(graph)), default=0)
 
 
-def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
-    """Scopes to show collapsed so the display stays within about `limit` boxes (none if the
-    graph is small): scopes are opened level by level, smallest first, while the estimated
-    box count allows, so one huge scope (e.g. the optimizer's 200 ops) stays closed while
-    the model's layers open."""
-    if graph.number_of_nodes() <= limit:
-        return set()
+def _scope_stats(graph: nx.DiGraph) -> tuple[dict, dict, dict, dict, dict]:
+    """Per scope: ops directly in it, its phases, its child scopes (with their phases), size,
+    forward size."""
+    forward: dict[str, int] = {}
     direct: dict[str, int] = {}
     phases: dict[str, set[str]] = {}
     children: dict[str, dict[str, set[str]]] = {}
@@ -236,22 +264,41 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
         for i, p in enumerate(prefixes):
             phases.setdefault(p, set()).add(phase)
             size[p] = size.get(p, 0) + 1
+            if phase == "forward":
+                forward[p] = forward.get(p, 0) + 1
             if i + 1 < len(prefixes):
                 children.setdefault(p, {}).setdefault(prefixes[i + 1], set()).add(phase)
             else:
                 direct[p] = direct.get(p, 0) + 1
+    return direct, phases, children, size, forward
+
+
+def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
+    """Scopes to show collapsed so a big graph opens on its top-level structure (none if the
+    graph is small): a wrapper scope holding most of the graph (a Keras model's name scope) is
+    opened; then scopes open level by level, smallest first, while the estimated box count stays
+    within about `limit`; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
+    if graph.number_of_nodes() <= limit:
+        return set()
+    direct, phases, children, size, forward = _scope_stats(graph)
     collapsed = depth_collapse(graph, 0)
     boxes = len(build_display(graph, collapsed).nodes)
+    total = sum(1 for _, a in graph.nodes(data=True) if a.get("phase") == "forward")
+
+    def delta(s: str) -> int:
+        kids = children.get(s, {})
+        return direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
+
     level = sorted((s for s in collapsed if len(scope_prefixes(s)) == 1), key=size.get)
     while level:
         following = []
         for s in level:
-            kids = children.get(s, {})
-            delta = direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
-            if boxes + delta <= limit:
+            wrapper = forward.get(s, 0) >= WRAPPER_SHARE * total
+            fits = wrapper or boxes + delta(s) <= limit
+            if fits and not stack_size(children.get(s, {})):
                 collapsed.discard(s)
-                boxes += delta
-                following.extend(kids)
+                boxes += delta(s)
+                following.extend(children.get(s, {}))
         level = sorted(following, key=size.get)
     return collapsed
 
