@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Signal
 
 from graphstage.viz.gui.viewgraph import (
     DisplayGraph,
-    all_scopes,
     build_display,
     depth_collapse,
     max_depth,
@@ -89,15 +88,13 @@ class StageController(QObject):
     # ---- hierarchy ---------------------------------------------------------------------------
 
     def toggle_scope(self, scope: str) -> None:
-        """Collapse an open scope or expand a collapsed one (its children stay collapsed)."""
+        """Collapse an open scope or expand a collapsed one (its sub-scopes stay collapsed when
+        that shows fewer boxes)."""
         if scope in self.collapsed:
             self.collapsed.discard(scope)
             g = self.graph
-            kids = {s for s in all_scopes(g) if s.startswith(scope) and s != scope
-                    and len(scope_prefixes(s)) == len(scope_prefixes(scope)) + 1}
-            if g is not None and len(build_display(g, self.collapsed | kids).nodes) \
-                    < len(build_display(g, self.collapsed).nodes):
-                self.collapsed |= kids
+            if g is not None:
+                self.collapsed |= _folding_kids(g, scope)
         else:
             self.collapsed.add(scope)
         self.displayChanged.emit("collapse")
@@ -147,3 +144,17 @@ class StageController(QObject):
                 if k not in hits:
                     hits.append(k)
         return hits
+
+
+def _folding_kids(graph, scope: str) -> set[str]:
+    """The sub-scopes of scope one level down, if folding them shows fewer boxes than not."""
+    depth = len(scope_prefixes(scope))
+    kids: dict[str, set[str]] = {}
+    nodes = 0
+    for _, a in graph.nodes(data=True):
+        prefixes = scope_prefixes(a.get("scope", ""))
+        if len(prefixes) > depth and prefixes[depth - 1] == scope:
+            kids.setdefault(prefixes[depth], set()).add(a.get("phase", "forward"))
+            nodes += 1
+    folded = sum(len(p) for p in kids.values())
+    return set(kids) if folded < nodes else set()
