@@ -125,3 +125,13 @@ def test_toggle_moves_unrelated_groups_rigidly(gpt):
     # a group laid out before the collapsed one keeps its place (Graphviz rounds to 0.5 px)
     assert f2["blocks/0"] == pytest.approx(f1["blocks/0"], abs=1.0)
     assert f2["blocks/3/mlp"][1] < f1["blocks/3/mlp"][1]   # what follows moves up
+
+
+def test_worker_thread_sizes_match_the_painters_rule(gpt):
+    from graphstage.viz.gui.boxsize import measure_box
+    display = build_display(gpt, {"blocks/0/attn"})
+    texts = {(("▸ " + n.label) if n.is_group else n.label, n.detail, n.is_group)
+             for n in display.nodes.values()}
+    assert len(texts) > 100
+    for text in texts:
+        assert measure_box(*text) == measure(*text)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _SEP = re.compile(r"[/.]")
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
@@ -28,7 +29,8 @@ def scope_parts(scope: str) -> list[str]:
     return [p for p in _SEP.split(scope or "") if p]
 
 
-def scope_prefixes(scope: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def scope_prefixes(scope: str) -> tuple[str, ...]:
     """Every enclosing scope of scope, outermost first, spelled as in the original string."""
     out, pos = [], 0
     for m in _SEP.finditer(scope or ""):
@@ -37,7 +39,7 @@ def scope_prefixes(scope: str) -> list[str]:
         pos = m.end()
     if scope and pos < len(scope):
         out.append(scope)
-    return out
+    return tuple(out)
 
 
 def scope_title(scope: str) -> str:
@@ -281,15 +283,17 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
     if graph.number_of_nodes() <= limit:
         return set()
     direct, phases, children, size, forward = _scope_stats(graph)
-    collapsed = depth_collapse(graph, 0)
-    boxes = len(build_display(graph, collapsed).nodes)
+    collapsed = {s for s in phases if len(scope_prefixes(s)) > 0}
+    tops = [s for s in collapsed if len(scope_prefixes(s)) == 1]
+    boxes = sum(1 for _, a in graph.nodes(data=True) if not a.get("scope")) + \
+        sum(len(phases[s]) for s in tops)
     total = sum(1 for _, a in graph.nodes(data=True) if a.get("phase") == "forward")
 
     def delta(s: str) -> int:
         kids = children.get(s, {})
         return direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
 
-    level = sorted((s for s in collapsed if len(scope_prefixes(s)) == 1), key=size.get)
+    level = sorted(tops, key=size.get)
     while level:
         following = []
         for s in level:

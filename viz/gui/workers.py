@@ -9,6 +9,7 @@ import itertools
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -72,11 +73,15 @@ class TraceWorker(QThread):
 
 
 class LayoutWorker(QThread):
-    """Lays out display graphs group by group (:class:`viz.hlayout.HierLayout`) from a priority
-    queue; the current step jumps the prefetches. Group layouts are cached, so a collapse or
-    expand lays out only the changed group and its ancestors."""
+    """Builds and lays out display graphs off the GUI thread, from a priority queue; the
+    current step jumps the prefetches. Layout goes group by group
+    (:class:`viz.hlayout.HierLayout`) with every group's layout cached, so a collapse or expand
+    lays out only the changed group and its ancestors.
 
-    ready = Signal(object, object)        # request key, Layout
+    A job is a request key (the controller's display_key), a function building the display, and
+    a sizer measuring its boxes; results are (display, Layout) pairs."""
+
+    ready = Signal(object, object)        # request key, (display, Layout)
     failed = Signal(object, str)          # request key, message
 
     def __init__(self, cache: LayoutCache, parent: QObject | None = None) -> None:
@@ -89,43 +94,41 @@ class LayoutWorker(QThread):
         self._done: OrderedDict[tuple, tuple[object, Layout]] = OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def key(display: object) -> tuple:
-        """The request key of a display graph (the controller memoises display objects)."""
-        return ("display", id(display))
-
-    def cached(self, display: object) -> Layout | None:
-        """The finished layout of display, if any."""
+    def cached(self, key: tuple) -> tuple[object, Layout] | None:
+        """The finished (display, layout) of key, if any."""
         with self._lock:
-            hit = self._done.get(self.key(display))
-        return hit[1] if hit is not None and hit[0] is display else None
+            return self._done.get(key)
 
-    def request(self, display: object, sizes: dict, priority: int = 0) -> Layout | None:
-        """The layout now if done; else queue it (lower priority number runs first)."""
-        lay = self.cached(display)
-        if lay is not None:
-            return lay
-        key = self.key(display)
+    def request(self, key: tuple, build: Callable[[], object], sizer: Callable,
+                priority: int = 0) -> tuple[object, Layout] | None:
+        """The result now if done; else queue the job (lower priority number runs first)."""
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
         if key not in self._pending or priority == 0:
             self._pending.add(key)
-            self._queue.put((priority, next(self._seq), key, (display, sizes)))
+            self._queue.put((priority, next(self._seq), key, (build, sizer)))
         if not self.isRunning():
             self.start()
         return None
 
-    def layout_now(self, display: object, sizes: dict) -> Layout:
-        """The layout of display, computed here if needed (blocking: exports, tests)."""
-        lay = self.cached(display)
-        if lay is None:
-            lay = self.hier.layout(display, sizes)
-            self._keep(display, lay)
-        return lay
+    def layout_now(self, key: tuple, build: Callable[[], object], sizer: Callable
+                   ) -> tuple[object, Layout]:
+        """The result of a job, computed in the calling thread if needed (exports, tests)."""
+        hit = self.cached(key)
+        if hit is None:
+            hit = self._compute(key, build, sizer)
+        return hit
 
-    def _keep(self, display: object, lay: Layout) -> None:
+    def _compute(self, key: tuple, build: Callable[[], object], sizer: Callable
+                 ) -> tuple[object, Layout]:
+        display = build()
+        hit = (display, self.hier.layout(display, sizer(display)))
         with self._lock:
-            self._done[self.key(display)] = (display, lay)
+            self._done[key] = hit
             while len(self._done) > DONE_KEPT:
                 self._done.popitem(last=False)
+        return hit
 
     def stop(self) -> None:
         """End the thread after the current job."""
@@ -137,15 +140,11 @@ class LayoutWorker(QThread):
             _prio, _seq, key, job = self._queue.get()
             if key is None:
                 return
-            display, sizes = job
-            lay = self.cached(display)
             try:
-                if lay is None:
-                    lay = self.hier.layout(display, sizes)
-                    self._keep(display, lay)
+                hit = self.cached(key) or self._compute(key, *job)
             except Exception as exc:  # noqa: BLE001 - reported, the app goes on
                 self._pending.discard(key)
                 self.failed.emit(key, str(exc))
                 continue
             self._pending.discard(key)
-            self.ready.emit(key, lay)
+            self.ready.emit(key, hit)
