@@ -30,8 +30,8 @@ from graphstage.viz.hgroups import (
 from graphstage.viz.hsimple import simple_layout
 from graphstage.viz.layout import Layout, LayoutCache, LayoutSpec, compute_layouts, spec_key
 
-PAD = 10.0           # frame margin around a group's content
-TITLE = 20.0         # room for a group's title above its content
+PAD = 8.0            # frame margin around a group's content
+TITLE = 16.0         # room for a group's title above its content
 SIMPLE_LIMIT = 700   # groups with more boxes get the layered layout, not Graphviz
 BATCH_NODES = 1500   # boxes per Graphviz process when several groups go together
 

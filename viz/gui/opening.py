@@ -1,8 +1,10 @@
-"""The opening camera: whole graph when it fits readably, else the start of the forward pass.
+"""The opening camera: a small graph fits whole; a big one opens readable at its start.
 
-Fit never means unreadable labels: when fitting would draw text below ``READABLE_PX`` pixels, the
-view opens at the smallest zoom where every label is readable, with the box that starts the
-forward pass near the top-left corner (the forward pass runs down from it, backward beside it).
+A small graph (shown unfolded) fits the view when that keeps it at ``SMALL_FIT`` or more, so a toy
+model's whole step is in sight. A big graph (opened folded, or too big to fit) never opens at an
+unreadable fit: the view opens at the smallest zoom where every label is at least
+``READABLE_PX`` pixels, with the box that starts the forward pass near the top-left corner (the
+forward pass runs down from it, backward beside it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from PySide6.QtCore import QPointF
 from graphstage.viz.gui.theme import detail_font, label_font
 
 READABLE_PX = 9.0
+SMALL_FIT = 0.45   # the least zoom at which an unfolded small graph opens fitted
 MARGIN = 40.0   # view pixels between the start box and the viewport's corner
 
 
@@ -34,11 +37,13 @@ def forward_start(display: Any, graph: Any) -> str | None:
     return display.rep.get(best) if best is not None else None
 
 
-def opening_view(canvas: Any, display: Any, graph: Any) -> None:
-    """Fit the graph if its text stays readable; else zoom to readable text at the start."""
+def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) -> None:
+    """Fit the graph if its text stays readable (or it is small and unfolded); else zoom to
+    readable text at the start of the forward pass."""
     canvas.fit()
     zoom = readable_zoom()
-    if canvas.transform().m11() >= zoom or not canvas.nodes:
+    fit = canvas.transform().m11()
+    if fit >= zoom or not canvas.nodes or (not folded and fit >= SMALL_FIT):
         return
     canvas.stop_auto_fit()
     canvas.resetTransform()

@@ -120,7 +120,7 @@ class StagePane(QWidget):
         self.player.set_schedule(Schedule(c.graph, display.rep), keep_time=reason == "collapse")
         self.apply_overlay()
         if reason == "load":
-            opening_view(self.canvas, display, c.graph)
+            opening_view(self.canvas, display, c.graph, folded=bool(c.collapsed))
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)
         before = c.session.steps[c.step - 1] if c.step > 0 else None
