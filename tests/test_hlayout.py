@@ -135,3 +135,23 @@ def test_worker_thread_sizes_match_the_painters_rule(gpt):
     assert len(texts) > 100
     for text in texts:
         assert measure_box(*text) == measure(*text)
+
+
+def test_groups_too_big_for_graphviz_get_rows(gpt, dot_graphs):
+    hier = HierLayout(simple_limit=20)
+    display, lay = lay_out(hier, gpt)
+    assert max(dot_graphs) <= 20
+    tree = build_tree(display.nodes)
+    big = [g for g in tree.groups.values() if len(g.items) > 20]
+    assert big
+    for grp in big:    # rows wrapped, nothing overlapping, ranks still run downwards
+        rects = [lay.nodes[k] for k in grp.items if not k.startswith(BOX)]
+        for i, (x1, y1, w1, h1) in enumerate(rects):
+            for x2, y2, w2, h2 in rects[i + 1:]:
+                assert abs(x1 - x2) * 2 >= (w1 + w2) - 1 or abs(y1 - y2) * 2 >= (h1 + h2) - 1
+    attn = "blocks/0/attn"
+    fwd = [k for k in tree.groups[attn].items
+           if not k.startswith(BOX) and display.nodes[k].phase == "forward"]
+    for u, v in display.edges:
+        if u in fwd and v in fwd and display.edges[(u, v)].role == "data":
+            assert lay.nodes[u][1] <= lay.nodes[v][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from graphstage.viz.layout import LayoutSpec
@@ -20,6 +21,7 @@ BOX = "\u29c9"          # prefix of a child group's item id: BOX + scope
 LEAVES = ("parameter", "constant", "input")
 
 
+@lru_cache(maxsize=1 << 16)
 def scope_chain(container: str) -> tuple[str, ...]:
     """'' -> ('',); 'a/b.c' -> ('', 'a', 'a/b', 'a/b.c'): the groups enclosing a box."""
     out, pos = [""], 0
