@@ -155,3 +155,23 @@ def test_groups_too_big_for_graphviz_get_rows(gpt, dot_graphs):
     for u, v in display.edges:
         if u in fwd and v in fwd and display.edges[(u, v)].role == "data":
             assert lay.nodes[u][1] <= lay.nodes[v][1]
+
+
+def test_overview_opens_stages_with_their_blocks_folded(gpt):
+    from graphstage.viz.gui.viewgraph import readable_collapse
+    resnet = trace_script(example_path("resnet18_torch"), 1, seed=0).steps[0]
+    collapsed = readable_collapse(resnet)
+    tops = {s for s in all_scopes(resnet) if len(scope_prefixes(s)) == 1}
+    assert {"conv1", "layer1", "layer4", "fc"} <= tops
+    assert not tops & collapsed                       # stem, the four stages and the head open
+    blocks = {s for s in all_scopes(resnet) if len(scope_prefixes(s)) == 2
+              and s.startswith("layer")}
+    assert len(blocks) == 8 and blocks <= collapsed   # each stage shows its two blocks folded
+    display = build_display(resnet, collapsed)
+    assert len(display.nodes) <= 80
+    assert "group:forward:layer2/1" in display.nodes
+    # the transformer's 12 blocks stay one stack beside the embeddings and the head
+    gc = readable_collapse(gpt)
+    assert "blocks" in gc and not {"tok_emb", "pos_emb", "ln_f", "head"} & gc
+    labels = {dn.label for dn in build_display(gpt, gc).nodes.values() if dn.is_group}
+    assert labels == {"blocks ×12"}

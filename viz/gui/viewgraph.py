@@ -277,9 +277,10 @@ def _scope_stats(graph: nx.DiGraph) -> tuple[dict, dict, dict, dict, dict]:
 
 def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
     """Scopes to show collapsed so a big graph opens on its top-level structure (none if the
-    graph is small): a wrapper scope holding most of the graph (a Keras model's name scope) is
-    opened; then scopes open level by level, smallest first, while the estimated box count stays
-    within about `limit`; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
+    graph is small): a wrapper scope holding most of the forward pass (a Keras model's name
+    scope) is opened; top-level scopes open smallest first while the estimated box count stays
+    within about `limit` (so one huge optimizer scope stays closed); each deeper level opens only
+    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
     if graph.number_of_nodes() <= limit:
         return set()
     direct, phases, children, size, forward = _scope_stats(graph)
@@ -293,17 +294,22 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
         kids = children.get(s, {})
         return direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
 
-    level = sorted(tops, key=size.get)
+    level, depth = sorted(tops, key=size.get), 1
     while level:
+        closed = [s for s in level if stack_size(children.get(s, {}))]   # stays one stack
+        wrappers = [s for s in level if forward.get(s, 0) >= WRAPPER_SHARE * total
+                    and s not in closed]
+        rest = [s for s in level if s not in wrappers and s not in closed]
+        whole = boxes + sum(delta(s) for s in wrappers + rest) <= limit
+        if not whole and depth > 1:
+            rest = []   # below the top, a level opens whole or not at all (no half-open stages)
         following = []
-        for s in level:
-            wrapper = forward.get(s, 0) >= WRAPPER_SHARE * total
-            fits = wrapper or boxes + delta(s) <= limit
-            if fits and not stack_size(children.get(s, {})):
+        for s in wrappers + rest:
+            if s in wrappers or boxes + delta(s) <= limit:
                 collapsed.discard(s)
                 boxes += delta(s)
                 following.extend(children.get(s, {}))
-        level = sorted(following, key=size.get)
+        level, depth = sorted(following, key=size.get), depth + 1
     return collapsed
 
 
