@@ -123,7 +123,11 @@ def _pt(s: str, height: float) -> Point:
 
 def parse_json(data: bytes | str, names: dict[str, str]) -> Layout:
     """Read positions, splines and cluster boxes out of `dot -Tjson` output."""
-    doc = json.loads(data)
+    return parse_doc(json.loads(data), names)
+
+
+def parse_doc(doc: dict, names: dict[str, str]) -> Layout:
+    """Read positions, splines and cluster boxes out of one parsed `dot -Tjson` graph."""
     bb = [float(v) for v in doc.get("bb", "0,0,0,0").split(",")]
     height = bb[3]
     nodes: dict[str, tuple[float, float, float, float]] = {}
@@ -171,6 +175,38 @@ def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None) -> L
         except graphviz.GraphvizError:
             pass
     return _run_layout(*attempts[-1], engine)
+
+
+def compute_layouts(specs: list[LayoutSpec], engine: graphviz.Engine | None = None
+                    ) -> list[Layout]:
+    """Lay out several independent specs with one Graphviz process (each graph separately);
+    if the batch fails, each spec gets its own run with :func:`compute_layout`'s fallbacks."""
+    todo = [s for s in specs if s.nodes]
+    if len(todo) > 1:
+        sources = [to_dot(s) for s in todo]
+        try:
+            out = graphviz.run("\n".join(src for src, _ in sources), "json", engine=engine,
+                               fallback=False).decode("utf-8")
+            docs = _split_json(out)
+            if len(docs) == len(todo):
+                done = iter([parse_doc(d, names)
+                             for d, (_, names) in zip(docs, sources, strict=True)])
+                return [next(done) if s.nodes else Layout({}, {}, {}, 0.0, 0.0) for s in specs]
+        except (graphviz.GraphvizError, ValueError):
+            pass
+    return [compute_layout(s, engine) for s in specs]
+
+
+def _split_json(text: str) -> list[dict]:
+    """The JSON documents written one after another into text."""
+    dec, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return docs
+        doc, i = dec.raw_decode(text, i)
+        docs.append(doc)
 
 
 def _run_layout(spec: LayoutSpec, newrank: bool, engine: graphviz.Engine | None) -> Layout:

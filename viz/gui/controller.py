@@ -5,13 +5,13 @@ Widgets read from it and call its methods; it knows nothing about items or layou
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from graphstage.viz.gui.viewgraph import (
     DisplayGraph,
-    all_scopes,
     build_display,
     depth_collapse,
     max_depth,
@@ -38,7 +38,7 @@ class StageController(QObject):
         self.collapsed: set[str] = set()
         self.opened: set[str] = set()      # boxes whose nested graphs are drawn inline
         self.selected = ""
-        self._display: dict[tuple[int, frozenset], DisplayGraph] = {}
+        self._display: dict[tuple, DisplayGraph] = {}   # display_key -> display
 
     # ---- session and step -------------------------------------------------------------------
 
@@ -47,6 +47,11 @@ class StageController(QObject):
         self.session = session
         self.source = source
         self._display.clear()
+        # A trace is tens of thousands of long-lived objects: keep the cyclic collector from
+        # walking them on every full collection (pauses of 100-300 ms in the GUI and worker
+        # threads); a replaced session's objects become collectable again.
+        gc.unfreeze()
+        gc.freeze()
         self.step = max(0, min(step, len(session.steps) - 1))
         self.collapsed = readable_collapse(session.steps[self.step]) if session.steps else set()
         self.selected = ""
@@ -69,16 +74,28 @@ class StageController(QObject):
             self.step = step
             self.displayChanged.emit("step")
 
+    def display_key(self, step: int | None = None) -> tuple:
+        """What a step's display depends on: its graph and the collapse state."""
+        step = self.step if step is None else step
+        return (self.session.steps[step], frozenset(self.collapsed), frozenset(self.opened))
+
+    def cached_display(self, key: tuple) -> DisplayGraph | None:
+        """The display built for key, if it was built (here or by the layout worker)."""
+        return self._display.get(key)
+
+    def adopt(self, key: tuple, display: DisplayGraph) -> None:
+        """Keep a display the layout worker built, so display() returns that same object."""
+        if len(self._display) > 64:
+            self._display.clear()
+        self._display.setdefault(key, display)
+
     def display(self, step: int | None = None) -> DisplayGraph:
         """The boxes and arrows of a step under the current collapse state (memoised)."""
-        step = self.step if step is None else step
-        key = (step, frozenset(self.collapsed), frozenset(self.opened))
+        key = self.display_key(step)
         d = self._display.get(key)
         if d is None:
-            if len(self._display) > 64:
-                self._display.clear()
-            d = self._display[key] = build_display(self.session.steps[step], self.collapsed,
-                                                   self.opened)
+            self.adopt(key, build_display(key[0], key[1], key[2]))
+            d = self._display[key]
         return d
 
     def toggle_children(self, key: str) -> None:
@@ -89,15 +106,13 @@ class StageController(QObject):
     # ---- hierarchy ---------------------------------------------------------------------------
 
     def toggle_scope(self, scope: str) -> None:
-        """Collapse an open scope or expand a collapsed one (its children stay collapsed)."""
+        """Collapse an open scope or expand a collapsed one (its sub-scopes stay collapsed when
+        that shows fewer boxes)."""
         if scope in self.collapsed:
             self.collapsed.discard(scope)
             g = self.graph
-            kids = {s for s in all_scopes(g) if s.startswith(scope) and s != scope
-                    and len(scope_prefixes(s)) == len(scope_prefixes(scope)) + 1}
-            if g is not None and len(build_display(g, self.collapsed | kids).nodes) \
-                    < len(build_display(g, self.collapsed).nodes):
-                self.collapsed |= kids
+            if g is not None:
+                self.collapsed |= _folding_kids(g, scope)
         else:
             self.collapsed.add(scope)
         self.displayChanged.emit("collapse")
@@ -147,3 +162,17 @@ class StageController(QObject):
                 if k not in hits:
                     hits.append(k)
         return hits
+
+
+def _folding_kids(graph, scope: str) -> set[str]:
+    """The sub-scopes of scope one level down, if folding them shows fewer boxes than not."""
+    depth = len(scope_prefixes(scope))
+    kids: dict[str, set[str]] = {}
+    nodes = 0
+    for _, a in graph.nodes(data=True):
+        prefixes = scope_prefixes(a.get("scope", ""))
+        if len(prefixes) > depth and prefixes[depth - 1] == scope:
+            kids.setdefault(prefixes[depth], set()).add(a.get("phase", "forward"))
+            nodes += 1
+    folded = sum(len(p) for p in kids.values())
+    return set(kids) if folded < nodes else set()

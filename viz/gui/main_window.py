@@ -665,7 +665,7 @@ class MainWindow(QMainWindow):
         try:
             for s in range(c.step_count):
                 c.step = s
-                lay = self.layouts.cache.layout(self._spec(s))
+                lay = self.pane.layout_now(s)
                 self.pane.canvas.show_graph(c.display(s), lay)
                 yield render_scene(self.pane.canvas.scene(),
                                    Path(folder) / f"step_{s + 1:03d}.{fmt}",
@@ -673,10 +673,6 @@ class MainWindow(QMainWindow):
         finally:
             c.step = keep
             self.pane.refresh("collapse")
-
-    def _spec(self, step: int):
-        from graphstage.viz.gui.canvas import layout_spec
-        return layout_spec(self.pane.controller.display(step))
 
     def export_all_dialog(self) -> None:
         """Export every step, one per event-loop turn, with progress and Cancel."""

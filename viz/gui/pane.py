@@ -9,13 +9,15 @@ from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
-from graphstage.viz.gui.canvas import GraphCanvas, layout_spec
+from graphstage.viz.gui.boxsize import Sizer
+from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
+from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.summary import magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
-from graphstage.viz.gui.viewgraph import DisplayGraph, describe_diff
+from graphstage.viz.gui.viewgraph import DisplayGraph, build_display, describe_diff
 from graphstage.viz.gui.workers import LayoutWorker
-from graphstage.viz.layout import Layout, spec_key
+from graphstage.viz.layout import Layout
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
 
@@ -43,8 +45,9 @@ class StagePane(QWidget):
         box.setSpacing(0)
         box.addWidget(self.title)
         box.addWidget(self.canvas, 1)
-        self._waiting: tuple | None = None   # (layout key, display, reason) being laid out
+        self._waiting: tuple | None = None   # (display key, reason) being laid out
         self._shown_step = -1
+        self.sizer = Sizer()                 # measured box sizes, by text
         self.request_clock = QElapsedTimer()
         self.controller.displayChanged.connect(self.refresh)
         layouts.ready.connect(self._layout_ready)
@@ -59,27 +62,47 @@ class StagePane(QWidget):
         return self._waiting is not None
 
     def refresh(self, reason: str = "collapse") -> None:
-        """Show the controller's current display, from the cache or once its layout is ready."""
+        """Show the controller's current display, from the cache or once the worker has built
+        and laid it out (the GUI thread never builds or lays out a display itself)."""
         c = self.controller
         if c.graph is None:
             return
         self.request_clock.start()
-        display = c.display()
-        spec = layout_spec(display)
-        key = spec_key(spec)
-        lay = self.layouts.request(spec, 0)
-        if lay is not None:
-            self._show(display, lay, reason)
+        key = c.display_key()
+        hit = self.layouts.request(key, self._builder(key), self.sizer, 0)
+        if hit is not None:
+            c.adopt(key, hit[0])
+            self._show(c.cached_display(key), hit[1], reason)
         else:
-            self._waiting = (key, display, reason)
+            self._waiting = (key, reason)
             self.title.setText(self._title_text() + "  <i>laying out…</i>")
 
-    def _layout_ready(self, key: tuple, lay: Layout) -> None:
+    def _builder(self, key: tuple):
+        """A function building key's display in the worker (or returning the memoised one)."""
+        known = self.controller.cached_display(key)
+        if known is not None:
+            return lambda: known
+        graph, collapsed, opened = key
+        return lambda: build_display(graph, collapsed, opened)
+
+    def layout_now(self, step: int) -> Layout:
+        """The layout of a step under the current collapse state (blocking: exports)."""
+        c = self.controller
+        key = c.display_key(step)
+        display, lay = self.layouts.layout_now(key, self._builder(key), self.sizer)
+        c.adopt(key, display)
+        return lay
+
+    def _layout_ready(self, key: tuple, hit: tuple) -> None:
+        c = self.controller
+        if c.session is None or key[0] not in c.session.steps:
+            return
+        c.adopt(key, hit[0])
         if self._waiting is not None and self._waiting[0] == key:
-            _, display, reason = self._waiting
+            reason = self._waiting[1]
             self._waiting = None
-            if display is self.controller.display():
-                self._show(display, lay, reason)
+            if key == c.display_key():
+                self._show(c.cached_display(key), hit[1], reason)
             else:
                 self.refresh(reason)
 
@@ -97,7 +120,7 @@ class StagePane(QWidget):
         self.player.set_schedule(Schedule(c.graph, display.rep), keep_time=reason == "collapse")
         self.apply_overlay()
         if reason == "load":
-            self.canvas.initial_view()
+            opening_view(self.canvas, display, c.graph, folded=bool(c.collapsed))
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)
         before = c.session.steps[c.step - 1] if c.step > 0 else None
@@ -125,7 +148,8 @@ class StagePane(QWidget):
         for d in range(1, PREFETCH + 1):
             for s in (c.step + d, c.step - d):
                 if 0 <= s < c.step_count:
-                    self.layouts.request(layout_spec(c.display(s)), d)
+                    key = c.display_key(s)
+                    self.layouts.request(key, self._builder(key), self.sizer, d)
 
     # ---- overlay and callouts ----------------------------------------------------------------
 

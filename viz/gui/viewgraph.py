@@ -15,9 +15,13 @@ if TYPE_CHECKING:
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _SEP = re.compile(r"[/.]")
-READABLE_NODES = 160  # open big graphs collapsed until about this many boxes are visible
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
+STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
+WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
 
 
 def scope_parts(scope: str) -> list[str]:
@@ -25,7 +29,8 @@ def scope_parts(scope: str) -> list[str]:
     return [p for p in _SEP.split(scope or "") if p]
 
 
-def scope_prefixes(scope: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def scope_prefixes(scope: str) -> tuple[str, ...]:
     """Every enclosing scope of scope, outermost first, spelled as in the original string."""
     out, pos = [], 0
     for m in _SEP.finditer(scope or ""):
@@ -34,7 +39,7 @@ def scope_prefixes(scope: str) -> list[str]:
         pos = m.end()
     if scope and pos < len(scope):
         out.append(scope)
-    return out
+    return tuple(out)
 
 
 def scope_title(scope: str) -> str:
@@ -157,6 +162,9 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
             ops = sum(1 for m in dn.members if graph.nodes[m]["kind"] != "parameter")
             dn.detail = f"{len(dn.members)} nodes · {ops} ops" if ops != len(dn.members) \
                 else f"{ops} ops"
+            stack = stack_size(_child_scopes(graph, dn))
+            if stack:
+                dn.label = f"{dn.label} ×{stack}"
     edges: dict[tuple[str, str], DisplayEdge] = {}
     for u, v, a in graph.edges(data=True):
         ku, kv = rep[u], rep[v]
@@ -175,6 +183,31 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
         if dn is not None and not dn.is_group:
             _inline_children(graph.nodes[dn.members[0]], dn, nodes, edges)
     return DisplayGraph(graph, nodes, edges, rep)
+
+
+def stack_size(children: Iterable[str]) -> int:
+    """How many numbered repeats ('0'…'11', 'block_1'…'block_16') the child scopes are; 0 when
+    they are not a stack of at least STACK_MIN."""
+    stems, n = set(), 0
+    for c in children:
+        parts = scope_parts(c)
+        m = _NUMBERED.match(parts[-1]) if parts else None
+        if m is None:
+            return 0
+        stems.add(m.group(1))
+        n += 1
+    return n if n >= STACK_MIN and len(stems) == 1 else 0
+
+
+def _child_scopes(graph: nx.DiGraph, dn: DisplayNode) -> set[str]:
+    """The scopes one level below a collapsed group's scope, among its members."""
+    depth = len(scope_prefixes(dn.group or ""))
+    out = set()
+    for m in dn.members:
+        prefixes = scope_prefixes(graph.nodes[m].get("scope", ""))
+        if len(prefixes) > depth:
+            out.add(prefixes[depth])
+    return out
 
 
 def has_children(display: DisplayGraph, key: str) -> bool:
@@ -219,13 +252,10 @@ def max_depth(graph: nx.DiGraph) -> int:
     return max((len(scope_prefixes(s)) for s in all_scopes(graph)), default=0)
 
 
-def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
-    """Scopes to show collapsed so the display stays within about `limit` boxes (none if the
-    graph is small): scopes are opened level by level, smallest first, while the estimated
-    box count allows, so one huge scope (e.g. the optimizer's 200 ops) stays closed while
-    the model's layers open."""
-    if graph.number_of_nodes() <= limit:
-        return set()
+def _scope_stats(graph: nx.DiGraph) -> tuple[dict, dict, dict, dict, dict]:
+    """Per scope: ops directly in it, its phases, its child scopes (with their phases), size,
+    forward size."""
+    forward: dict[str, int] = {}
     direct: dict[str, int] = {}
     phases: dict[str, set[str]] = {}
     children: dict[str, dict[str, set[str]]] = {}
@@ -236,23 +266,50 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
         for i, p in enumerate(prefixes):
             phases.setdefault(p, set()).add(phase)
             size[p] = size.get(p, 0) + 1
+            if phase == "forward":
+                forward[p] = forward.get(p, 0) + 1
             if i + 1 < len(prefixes):
                 children.setdefault(p, {}).setdefault(prefixes[i + 1], set()).add(phase)
             else:
                 direct[p] = direct.get(p, 0) + 1
-    collapsed = depth_collapse(graph, 0)
-    boxes = len(build_display(graph, collapsed).nodes)
-    level = sorted((s for s in collapsed if len(scope_prefixes(s)) == 1), key=size.get)
+    return direct, phases, children, size, forward
+
+
+def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str]:
+    """Scopes to show collapsed so a big graph opens on its top-level structure (none if the
+    graph is small): a wrapper scope holding most of the forward pass (a Keras model's name
+    scope) is opened; top-level scopes open smallest first while the estimated box count stays
+    within about `limit` (so one huge optimizer scope stays closed); each deeper level opens only
+    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
+    if graph.number_of_nodes() <= limit:
+        return set()
+    direct, phases, children, size, forward = _scope_stats(graph)
+    collapsed = {s for s in phases if len(scope_prefixes(s)) > 0}
+    tops = [s for s in collapsed if len(scope_prefixes(s)) == 1]
+    boxes = sum(1 for _, a in graph.nodes(data=True) if not a.get("scope")) + \
+        sum(len(phases[s]) for s in tops)
+    total = sum(1 for _, a in graph.nodes(data=True) if a.get("phase") == "forward")
+
+    def delta(s: str) -> int:
+        kids = children.get(s, {})
+        return direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
+
+    level, depth = sorted(tops, key=size.get), 1
     while level:
+        closed = [s for s in level if stack_size(children.get(s, {}))]   # stays one stack
+        wrappers = [s for s in level if forward.get(s, 0) >= WRAPPER_SHARE * total
+                    and s not in closed]
+        rest = [s for s in level if s not in wrappers and s not in closed]
+        whole = boxes + sum(delta(s) for s in wrappers + rest) <= limit
+        if not whole and depth > 1:
+            rest = []   # below the top, a level opens whole or not at all (no half-open stages)
         following = []
-        for s in level:
-            kids = children.get(s, {})
-            delta = direct.get(s, 0) + sum(len(ph) for ph in kids.values()) - len(phases[s])
-            if boxes + delta <= limit:
+        for s in wrappers + rest:
+            if s in wrappers or boxes + delta(s) <= limit:
                 collapsed.discard(s)
-                boxes += delta
-                following.extend(kids)
-        level = sorted(following, key=size.get)
+                boxes += delta(s)
+                following.extend(children.get(s, {}))
+        level, depth = sorted(following, key=size.get), depth + 1
     return collapsed
 
 

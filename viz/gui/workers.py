@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import itertools
 import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from graphstage.viz.layout import Layout, LayoutCache, LayoutSpec, compute_layout, spec_key
+from graphstage.viz.hlayout import HierLayout
+from graphstage.viz.layout import Layout, LayoutCache
+
+DONE_KEPT = 24   # finished display layouts kept (current step, prefetched neighbours, undo)
 
 
 class TraceWorker(QThread):
@@ -80,30 +86,62 @@ class TraceWorker(QThread):
 
 
 class LayoutWorker(QThread):
-    """Computes Graphviz layouts from a priority queue; the current step jumps the prefetches."""
+    """Builds and lays out display graphs off the GUI thread, from a priority queue; the
+    current step jumps the prefetches. Layout goes group by group
+    (:class:`viz.hlayout.HierLayout`) with every group's layout cached, so a collapse or expand
+    lays out only the changed group and its ancestors.
 
-    ready = Signal(object, object)        # spec_key, Layout
-    failed = Signal(object, str)          # spec_key, message
+    A job is a request key (the controller's display_key), a function building the display, and
+    a sizer measuring its boxes; results are (display, Layout) pairs."""
+
+    ready = Signal(object, object)        # request key, (display, Layout)
+    failed = Signal(object, str)          # request key, message
 
     def __init__(self, cache: LayoutCache, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.cache = cache
+        self.cache = cache                  # flat layouts (whole-graph callers)
+        self.hier = HierLayout()
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
         self._pending: set[tuple] = set()
+        self._done: OrderedDict[tuple, tuple[object, Layout]] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def request(self, spec: LayoutSpec, priority: int = 0) -> Layout | None:
-        """The layout now if cached; else queue it (lower priority number runs first)."""
-        key = spec_key(spec)
-        lay = self.cache.get(key)
-        if lay is not None:
-            return lay
+    def cached(self, key: tuple) -> tuple[object, Layout] | None:
+        """The finished (display, layout) of key, if any."""
+        with self._lock:
+            return self._done.get(key)
+
+    def request(self, key: tuple, build: Callable[[], object], sizer: Callable,
+                priority: int = 0) -> tuple[object, Layout] | None:
+        """The result now if done; else queue the job (lower priority number runs first)."""
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
         if key not in self._pending or priority == 0:
             self._pending.add(key)
-            self._queue.put((priority, next(self._seq), key, spec))
+            self._queue.put((priority, next(self._seq), key, (build, sizer)))
         if not self.isRunning():
             self.start()
         return None
+
+    def layout_now(self, key: tuple, build: Callable[[], object], sizer: Callable
+                   ) -> tuple[object, Layout]:
+        """The result of a job, computed in the calling thread if needed (exports, tests)."""
+        hit = self.cached(key)
+        if hit is None:
+            hit = self._compute(key, build, sizer)
+        return hit
+
+    def _compute(self, key: tuple, build: Callable[[], object], sizer: Callable
+                 ) -> tuple[object, Layout]:
+        display = build()
+        hit = (display, self.hier.layout(display, sizer(display)))
+        with self._lock:
+            self._done[key] = hit
+            while len(self._done) > DONE_KEPT:
+                self._done.popitem(last=False)
+        return hit
 
     def stop(self) -> None:
         """End the thread after the current job."""
@@ -112,19 +150,14 @@ class LayoutWorker(QThread):
 
     def run(self) -> None:
         while True:
-            _prio, _seq, key, spec = self._queue.get()
+            _prio, _seq, key, job = self._queue.get()
             if key is None:
                 return
-            if self.cache.get(key) is not None:
-                self._pending.discard(key)
-                self.ready.emit(key, self.cache.get(key))
-                continue
             try:
-                lay = compute_layout(spec)
+                hit = self.cached(key) or self._compute(key, *job)
             except Exception as exc:  # noqa: BLE001 - reported, the app goes on
                 self._pending.discard(key)
                 self.failed.emit(key, str(exc))
                 continue
-            self.cache.put(key, lay)
             self._pending.discard(key)
-            self.ready.emit(key, lay)
+            self.ready.emit(key, hit)

@@ -1,0 +1,63 @@
+"""The opening camera: a small graph fits whole; a big one opens readable at its start.
+
+A small graph (shown unfolded) fits the view when that keeps it at ``SMALL_FIT`` or more, so a toy
+model's whole step is in sight. A big graph (opened folded, or too big to fit) never opens at an
+unreadable fit: the view opens at the smallest zoom where every label is at least
+``READABLE_PX`` pixels, with the box that starts the forward pass near the top-left corner (the
+forward pass runs down from it, backward beside it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF
+
+from graphstage.viz.gui.theme import detail_font, label_font
+
+READABLE_PX = 9.0
+SMALL_FIT = 0.45   # the least zoom at which an unfolded small graph opens fitted
+MARGIN = 40.0   # view pixels between the start box and the viewport's corner
+
+
+def readable_zoom() -> float:
+    """The smallest zoom at which the smallest label text is READABLE_PX pixels tall."""
+    return READABLE_PX / min(label_font().pixelSize(), detail_font().pixelSize())
+
+
+def forward_start(display: Any, graph: Any) -> str | None:
+    """The display key of the box holding the first forward op (the input if there is one)."""
+    best, best_rank = None, None
+    for n, a in graph.nodes(data=True):
+        if a.get("phase") != "forward" or a.get("kind") not in ("input", "op"):
+            continue
+        rank = (a.get("kind") != "input", a.get("order", 0))
+        if best_rank is None or rank < best_rank:
+            best, best_rank = n, rank
+    return display.rep.get(best) if best is not None else None
+
+
+def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) -> None:
+    """Fit the graph if its text stays readable (or it is small and unfolded); else zoom to
+    readable text at the start of the forward pass."""
+    canvas.fit()
+    zoom = readable_zoom()
+    fit = canvas.transform().m11()
+    if fit >= zoom or not canvas.nodes or (not folded and fit >= SMALL_FIT):
+        return
+    canvas.stop_auto_fit()
+    canvas.resetTransform()
+    canvas.scale(zoom, zoom)
+    key = forward_start(display, graph)
+    item = canvas.nodes.get(key) if key else None
+    if item is None:
+        item = min(canvas.nodes.values(), key=lambda it: (it.pos().y(), it.pos().x()))
+    vp = canvas.viewport()
+    vw, vh = vp.width() / zoom, vp.height() / zoom
+    r = canvas.scene().itemsBoundingRect()
+    if r.width() <= vw:
+        x = r.center().x()
+    else:   # the start box in the left third: its parameters left of it, backward right of it
+        x = max(r.left() - MARGIN / zoom, item.pos().x() - item.w / 2 - vw / 3) + vw / 2
+    top = max(r.top() - MARGIN / zoom, item.pos().y() - item.h / 2 - 2 * MARGIN / zoom)
+    canvas.centerOn(QPointF(x, top + vh / 2))
