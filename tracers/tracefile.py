@@ -114,7 +114,9 @@ def _decode_item(v: Any, depth: int) -> Any:
     if t is dict or t is list or t is tuple:
         return decode_floats(v, depth + 1)
     if t is int and not -MAX_INT <= v < MAX_INT:
-        raise _Malformed(f"integer {str(v)[:20]}... does not fit in 64 bits")
+        digits = str(v)
+        shown = digits if len(digits) <= 24 else f"{digits[:20]}... ({len(digits)} digits)"
+        raise _Malformed(f"integer {shown} does not fit in 64 bits")
     if t not in _JSON_SCALARS and not isinstance(v, (str, int, float)):  # str/float subclasses
         raise _Malformed(f"{t.__name__} is not a JSON value")
     return v
