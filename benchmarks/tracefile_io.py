@@ -1,10 +1,10 @@
 """Trace file I/O: save and load times and file size of a 100-step dynamicnet_torch trace.
 
 Runs the current tracers/session.py and, side by side, the one on another git revision (default
-``main``; the old writer and reader, loaded from ``git show REV:tracers/session.py``), each
-several times, and prints the median save and load times and the file sizes.
+``main``; the old writer and reader, loaded from ``git show REV:tracers/session.py``), rounds
+alternated after a warm-up, and prints the median save and load times and the file sizes.
 
-    .venv/bin/python benchmarks/tracefile_io.py [--steps 100] [--rounds 5] [--old main]
+    .venv/bin/python benchmarks/tracefile_io.py [--steps 100] [--rounds 7] [--old main]
 """
 
 from __future__ import annotations
@@ -42,37 +42,47 @@ def old_session_class(rev: str, tmp: Path) -> type | None:
     return module.TraceSession
 
 
-def measure(cls: type, session: TraceSession, path: Path, rounds: int) -> dict:
-    """Median save and load seconds of ``session`` written and read with ``cls``."""
+def time_io(cls: type, session: TraceSession, path: Path) -> tuple[float, float]:
+    """Seconds to save ``session`` with ``cls`` and to load it back."""
     as_cls = cls(framework=session.framework, model=session.model, steps=session.steps,
                  metrics=session.metrics, meta=session.meta)
-    saves, loads = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        as_cls.save(path)
-        t1 = time.perf_counter()
-        back = cls.load(path)
-        t2 = time.perf_counter()
-        saves.append(t1 - t0)
-        loads.append(t2 - t1)
+    t0 = time.perf_counter()
+    as_cls.save(path)
+    t1 = time.perf_counter()
+    back = cls.load(path)
+    t2 = time.perf_counter()
     assert len(back.steps) == len(session.steps)
-    return {"save_s": statistics.median(saves), "load_s": statistics.median(loads),
-            "mb": path.stat().st_size / 1e6}
+    return t1 - t0, t2 - t1
+
+
+def measure(classes: dict[str, type], session: TraceSession, tmp: Path, rounds: int) -> dict:
+    """Median save/load seconds and file size per class, rounds alternated (after a warm-up)."""
+    times: dict[str, list] = {name: [] for name in classes}
+    for r in range(rounds + 1):
+        for name, cls in classes.items():
+            t = time_io(cls, session, tmp / f"{name.split()[0]}.json")
+            if r:
+                times[name].append(t)
+    return {name: {"save_s": statistics.median(t[0] for t in ts),
+                   "load_s": statistics.median(t[1] for t in ts),
+                   "mb": (tmp / f"{name.split()[0]}.json").stat().st_size / 1e6}
+            for name, ts in times.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--old", default="main", help="git revision of the old session.py")
     args = ap.parse_args()
     session = trace_script(example_path("dynamicnet_torch"), steps=args.steps, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        rows = {"new": measure(TraceSession, session, tmp_path / "new.json", args.rounds)}
+        classes = {"new": TraceSession}
         old = old_session_class(args.old, tmp_path)
         if old is not None:
-            rows[f"old ({args.old})"] = measure(old, session, tmp_path / "old.json", args.rounds)
+            classes[f"old ({args.old})"] = old
+        rows = measure(classes, session, tmp_path, args.rounds)
     print(f"dynamicnet_torch, {args.steps} steps, median of {args.rounds} rounds")
     for name, r in rows.items():
         print(f"  {name:<12} save {r['save_s'] * 1e3:7.1f} ms   load {r['load_s'] * 1e3:7.1f} ms"

@@ -64,65 +64,70 @@ def encode_floats(obj: Any) -> Any:
     """``obj`` with every non-finite float replaced by its ``{"$float": ...}`` form (copies only
     the containers that change)."""
     if isinstance(obj, float):
-        if math.isfinite(obj):
+        if obj - obj == 0.0:  # finite
             return obj
         return {FLOAT_TAG: "nan" if obj != obj else ("inf" if obj > 0 else "-inf")}
     if isinstance(obj, dict):
-        out = None
-        for k, v in obj.items():
-            if isinstance(v, (dict, list, tuple, float)):
-                new = encode_floats(v)
-                if new is not v:
-                    out = dict(obj) if out is None else out
-                    out[k] = new
-        return obj if out is None else out
-    if isinstance(obj, (list, tuple)):
-        items = [encode_floats(v) for v in obj]
-        if isinstance(obj, list) and all(a is b for a, b in zip(items, obj, strict=True)):
-            return obj
-        return items
-    return obj
+        items: Any = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return obj
+    out = None
+    for k, v in items:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None or (t is float and v - v == 0.0):
+            continue  # the common leaves, without a call
+        new = encode_floats(v)
+        if new is not v:
+            out = (dict(obj) if isinstance(obj, dict) else list(obj)) if out is None else out
+            out[k] = new
+    if out is None:
+        return obj if not isinstance(obj, tuple) else list(obj)
+    return out
 
 
 def decode_floats(obj: Any, depth: int = 0) -> Any:
     """Inverse of encode_floats for parsed JSON; also enforces MAX_DEPTH and MAX_INT."""
     if depth > MAX_DEPTH:
         raise _Malformed(f"nested more than {MAX_DEPTH} levels deep")
-    if type(obj) is dict:
+    is_dict = type(obj) is dict
+    if is_dict:
         if FLOAT_TAG in obj and len(obj) == 1:
             return _tagged_float(obj[FLOAT_TAG])
-        out = None
-        for k, v in obj.items():
-            new = _decode_item(v, depth)
-            if new is not v:
-                out = dict(obj) if out is None else out
-                out[k] = new
-        return obj if out is None else out
-    if type(obj) is list or type(obj) is tuple:
-        out = None
-        for i, v in enumerate(obj):
-            new = _decode_item(v, depth)
-            if new is not v:
-                out = list(obj) if out is None else out
-                out[i] = new
-        return obj if out is None else out
-    return _decode_item(obj, depth - 1)
+        items: Any = obj.items()
+    elif type(obj) is list or type(obj) is tuple:
+        items = enumerate(obj)
+    else:
+        return _scalar(obj)
+    out = None
+    for k, v in items:
+        t = type(v)
+        if t is str or t is float or t is bool or v is None:
+            continue  # the common leaves, without a call
+        if t is int:
+            if -MAX_INT <= v < MAX_INT:
+                continue
+            new = _scalar(v)
+        elif t is dict or t is list or t is tuple:
+            new = decode_floats(v, depth + 1)
+        else:
+            new = _scalar(v)
+        if new is not v:
+            out = (dict(obj) if is_dict else list(obj)) if out is None else out
+            out[k] = new
+    return obj if out is None else out
 
 
-def _decode_item(v: Any, depth: int) -> Any:
-    t = type(v)
-    if t is dict or t is list or t is tuple:
-        return decode_floats(v, depth + 1)
-    if t is int and not -MAX_INT <= v < MAX_INT:
+def _scalar(v: Any) -> Any:
+    """A JSON scalar as it is, or _Malformed (an out-of-range integer, a non-JSON object)."""
+    if type(v) is int and not -MAX_INT <= v < MAX_INT:
         digits = str(v)
         shown = digits if len(digits) <= 24 else f"{digits[:20]}... ({len(digits)} digits)"
         raise _Malformed(f"integer {shown} does not fit in 64 bits")
-    if t not in _JSON_SCALARS and not isinstance(v, (str, int, float)):  # str/float subclasses
-        raise _Malformed(f"{t.__name__} is not a JSON value")
-    return v
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+    if v is None or isinstance(v, (str, int, float)):  # bool is an int; str/float subclasses
+        return v
+    raise _Malformed(f"{type(v).__name__} is not a JSON value")
 
 
 def _tagged_float(name: Any) -> float:
@@ -261,12 +266,10 @@ def _same_layout(a: nx.DiGraph, b: nx.DiGraph) -> bool:
     (node order may differ: a delta stores it)."""
     if len(a) != len(b) or a.number_of_edges() != b.number_of_edges():
         return False
-    adj_a = a.adj
-    for u, nbrs in b.adj.items():
-        if u not in a:
-            return False
-        old = adj_a[u]
-        if list(old) != list(nbrs) or any(old[v] != d for v, d in nbrs.items()):
+    adj_a = dict(a.adjacency())
+    for u, nbrs in b.adjacency():
+        old = adj_a.get(u)
+        if old is None or old != nbrs or list(old) != list(nbrs):
             return False
     return True
 
