@@ -1,36 +1,33 @@
-"""Trace files on disk: strict JSON out, strict checks in, one clear line for every bad file.
+"""Trace files on disk: the document layout, strict checks in, one clear line for every bad file.
 
 The format is described in docs/contract.md ("Trace sessions and files"). In short: a header
 (``format``, ``version``, ``schema``, ``framework``, ``model``, ``meta``) and a list of steps,
 each either a full graph (networkx node-link data) or a reference to an earlier step plus the node
-attributes that changed and the ones that were removed. Files are strict JSON (RFC 8259): a
-non-finite float is written as ``{"$float": "nan" | "inf" | "-inf"}`` and restored on load;
-files of version 1 (``NaN``/``Infinity`` tokens) still load. Reading never runs code and never
-fails with anything but :class:`TraceFileError`, whose message is one line.
+attributes that changed, the ones removed and the node order. tracers/strictjson.py makes the
+text strict JSON (non-finite floats tagged, limits); files of version 1 (``NaN`` tokens) still
+load. Reading never runs code and never fails with anything but :class:`TraceFileError`, whose
+message is one line.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from graphstage.tracers import strictjson
 from graphstage.tracers.contract import SCHEMA_VERSION, structure_signature, validate
+from graphstage.tracers.strictjson import MAX_DEPTH, decode_floats, encode_floats
+
+__all__ = ["FILE_FORMAT", "FILE_VERSION", "MAX_DEPTH", "SessionParts", "TraceFileError",
+           "from_document", "graph_from_data", "graph_to_data", "read", "to_document", "write"]
 
 FILE_FORMAT = "graphstage-trace"
 FILE_VERSION = 2          # 1: NaN tokens, no removed attributes; 2: strict JSON, removals kept
-FLOAT_TAG = "$float"      # {"$float": "nan"} stands for a non-finite float
-MAX_DEPTH = 200           # deepest JSON nesting a file may have (a trace needs about 8 + 4/child)
-MAX_INT = 2**63           # integers must fit in 64 bits (what strict readers in C/Java/Rust take)
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _MESSAGE_LIMIT = 400
-_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class TraceFileError(ValueError):
@@ -59,82 +56,6 @@ class SessionParts:
 
 
 # ---- non-finite floats, depth and integer limits ----------------------------------------------
-
-def encode_floats(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by its ``{"$float": ...}`` form (copies only
-    the containers that change)."""
-    if isinstance(obj, float):
-        if obj - obj == 0.0:  # finite
-            return obj
-        return {FLOAT_TAG: "nan" if obj != obj else ("inf" if obj > 0 else "-inf")}
-    if isinstance(obj, dict):
-        items: Any = obj.items()
-    elif isinstance(obj, (list, tuple)):
-        items = enumerate(obj)
-    else:
-        return obj
-    out = None
-    for k, v in items:
-        t = type(v)
-        if t is str or t is int or t is bool or v is None or (t is float and v - v == 0.0):
-            continue  # the common leaves, without a call
-        new = encode_floats(v)
-        if new is not v:
-            out = (dict(obj) if isinstance(obj, dict) else list(obj)) if out is None else out
-            out[k] = new
-    if out is None:
-        return obj if not isinstance(obj, tuple) else list(obj)
-    return out
-
-
-def decode_floats(obj: Any, depth: int = 0) -> Any:
-    """Inverse of encode_floats for parsed JSON; also enforces MAX_DEPTH and MAX_INT."""
-    if depth > MAX_DEPTH:
-        raise _Malformed(f"nested more than {MAX_DEPTH} levels deep")
-    is_dict = type(obj) is dict
-    if is_dict:
-        if FLOAT_TAG in obj and len(obj) == 1:
-            return _tagged_float(obj[FLOAT_TAG])
-        items: Any = obj.items()
-    elif type(obj) is list or type(obj) is tuple:
-        items = enumerate(obj)
-    else:
-        return _scalar(obj)
-    out = None
-    for k, v in items:
-        t = type(v)
-        if t is str or t is float or t is bool or v is None:
-            continue  # the common leaves, without a call
-        if t is int:
-            if -MAX_INT <= v < MAX_INT:
-                continue
-            new = _scalar(v)
-        elif t is dict or t is list or t is tuple:
-            new = decode_floats(v, depth + 1)
-        else:
-            new = _scalar(v)
-        if new is not v:
-            out = (dict(obj) if is_dict else list(obj)) if out is None else out
-            out[k] = new
-    return obj if out is None else out
-
-
-def _scalar(v: Any) -> Any:
-    """A JSON scalar as it is, or _Malformed (an out-of-range integer, a non-JSON object)."""
-    if type(v) is int and not -MAX_INT <= v < MAX_INT:
-        digits = str(v)
-        shown = digits if len(digits) <= 24 else f"{digits[:20]}... ({len(digits)} digits)"
-        raise _Malformed(f"integer {shown} does not fit in 64 bits")
-    if v is None or isinstance(v, (str, int, float)):  # bool is an int; str/float subclasses
-        return v
-    raise _Malformed(f"{type(v).__name__} is not a JSON value")
-
-
-def _tagged_float(name: Any) -> float:
-    if isinstance(name, str) and name in _NONFINITE:
-        return _NONFINITE[name]
-    raise _Malformed(f"{{{FLOAT_TAG!r}: {name!r:.40}}} is not one of 'nan', 'inf', '-inf'")
-
 
 # ---- graphs ------------------------------------------------------------------------------------
 
@@ -300,7 +221,7 @@ def from_document(data: Any, source: str) -> SessionParts:
         return _parts(data, source)
     except TraceFileError:
         raise
-    except _Malformed as exc:
+    except (_Malformed, strictjson.StrictJSONError) as exc:
         raise TraceFileError(f"{source}: {exc}") from None
     except Exception as exc:  # a safety net: any other failure is still one clear line
         raise TraceFileError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
@@ -418,7 +339,7 @@ def _node_attrs(g: nx.DiGraph, n: str, key: str) -> dict:
 def write(path: str | os.PathLike, document: dict) -> Path:
     """Write a document as compact strict JSON, atomically (a crash never leaves half a file)."""
     path = Path(path)
-    text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    text = strictjson.dumps(document)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -436,37 +357,10 @@ def read(path: str | os.PathLike) -> Any:
         raise TraceFileError(f"{path}: is a directory, not a trace file") from None
     except OSError as exc:
         raise TraceFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    return parse_json(raw, str(path))
-
-
-def parse_json(raw: bytes, source: str) -> Any:
-    """Bytes to parsed JSON; every failure is a TraceFileError naming ``source``."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TraceFileError(f"{source}: not a graphstage trace (not UTF-8 text: byte "
-                             f"0x{raw[exc.start]:02x} at offset {exc.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceFileError(f"{source}: not valid JSON, truncated or corrupt ({exc.msg}: "
-                             f"line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise TraceFileError(f"{source}: JSON nested too deeply (a trace file has at most "
-                             f"{MAX_DEPTH} levels)") from None
-    except ValueError:  # an integer with more digits than Python converts
-        raise TraceFileError(f"{source}: a number has too many digits") from None
-    if _SURROGATE.search(text):
-        _check_surrogates(data, source)
-    return data
+        return strictjson.loads(raw)
+    except strictjson.StrictJSONError as exc:
+        raise TraceFileError(f"{path}: {exc}") from None
 
 
-def _check_surrogates(data: Any, source: str) -> None:
-    """Reject strings holding unpaired UTF-16 surrogates (\\ud800 alone): no UTF-8 for them."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise TraceFileError(f"{source}: a string holds an unpaired UTF-16 surrogate escape "
-                             "(\\ud800-\\udfff), which is not text") from None
-    except (RecursionError, ValueError):
-        pass  # too deep or non-finite: from_document words those
+
