@@ -42,17 +42,18 @@ def old_session_class(rev: str, tmp: Path) -> type | None:
     return module.TraceSession
 
 
-def time_io(cls: type, session: TraceSession, path: Path) -> tuple[float, float]:
-    """Seconds to save ``session`` with ``cls`` and to load it back."""
+def time_io(cls: type, session: TraceSession, path: Path) -> tuple[float, ...]:
+    """Wall and CPU seconds to save ``session`` with ``cls`` and to load it back (CPU time is
+    the steadier figure on a shared machine)."""
     as_cls = cls(framework=session.framework, model=session.model, steps=session.steps,
                  metrics=session.metrics, meta=session.meta)
-    t0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     as_cls.save(path)
-    t1 = time.perf_counter()
+    w1, c1 = time.perf_counter(), time.process_time()
     back = cls.load(path)
-    t2 = time.perf_counter()
+    w2, c2 = time.perf_counter(), time.process_time()
     assert len(back.steps) == len(session.steps)
-    return t1 - t0, t2 - t1
+    return w1 - w0, w2 - w1, c1 - c0, c2 - c1
 
 
 def measure(classes: dict[str, type], session: TraceSession, tmp: Path, rounds: int) -> dict:
@@ -63,8 +64,8 @@ def measure(classes: dict[str, type], session: TraceSession, tmp: Path, rounds: 
             t = time_io(cls, session, tmp / f"{name.split()[0]}.json")
             if r:
                 times[name].append(t)
-    return {name: {"save_s": statistics.median(t[0] for t in ts),
-                   "load_s": statistics.median(t[1] for t in ts),
+    return {name: {**{k: statistics.median(t[i] for t in ts)
+                      for i, k in enumerate(("save", "load", "save_cpu", "load_cpu"))},
                    "mb": (tmp / f"{name.split()[0]}.json").stat().st_size / 1e6}
             for name, ts in times.items()}
 
@@ -85,7 +86,8 @@ def main() -> None:
         rows = measure(classes, session, tmp_path, args.rounds)
     print(f"dynamicnet_torch, {args.steps} steps, median of {args.rounds} rounds")
     for name, r in rows.items():
-        print(f"  {name:<12} save {r['save_s'] * 1e3:7.1f} ms   load {r['load_s'] * 1e3:7.1f} ms"
+        print(f"  {name:<12} save {r['save'] * 1e3:6.1f} ms (cpu {r['save_cpu'] * 1e3:6.1f})"
+              f"   load {r['load'] * 1e3:6.1f} ms (cpu {r['load_cpu'] * 1e3:6.1f})"
               f"   {r['mb']:.2f} MB")
 
 
