@@ -38,7 +38,7 @@ KINDS = [
     ("step: delta", r"step \d+ is malformed: .*(base|node_attrs|removed_attrs|node_order|"
                     r"graph_attrs|does not have)"),
     ("step: metrics", r"step \d+ is malformed: .*metrics"),
-    ("step: node-link", r"step \d+ is malformed: (the step|graph[.:]|.*appears twice|"
+    ("step: node-link", r"step \d+ is malformed: (the step|graph\.|.*appears twice|"
                         r".*is not a node|.*must be directed|.*children|has (both|neither))"),
     ("step: contract", r"step \d+ is malformed: "),
 ]
