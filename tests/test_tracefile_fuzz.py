@@ -112,8 +112,8 @@ SCALARS = st.one_of(
 )
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
     st.sampled_from(ATTR_NAMES) | st.text(max_size=6), inner, max_size=3), max_leaves=6)
-NONFINITE = st.sampled_from([float("nan"), float("inf"), float("-inf"), {"$float": "nan"},
-                             {"$float": "-inf"}])
+NONFINITE = st.sampled_from([float("nan"), float("inf"), float("-inf"), "nan", "-inf"]).map(
+    lambda v: {"$float": v} if isinstance(v, str) else v)  # a fresh dict: later ops mutate it
 DEPTHS = st.sampled_from([2, 50, 199, 201, 400, 900, 1500, 5000]) | st.integers(1, 3000)
 OPS = ["drop", "replace", "retype", "swap", "nest", "nonfinite", "duplicate", "rename"]
 
