@@ -18,9 +18,14 @@ import networkx as nx
 
 from graphstage.tracers import tracefile
 from graphstage.tracers.contract import StepDiff, diff_steps, structure_signature, validate
-from graphstage.tracers.tracefile import FILE_FORMAT, TraceFileError
+from graphstage.tracers.tracefile import (  # re-exported: the child process protocol uses them
+    FILE_FORMAT,
+    TraceFileError,
+    graph_from_data,
+    graph_to_data,
+)
 
-__all__ = ["FILE_FORMAT", "TraceFileError", "TraceSession"]
+__all__ = ["FILE_FORMAT", "TraceFileError", "TraceSession", "graph_from_data", "graph_to_data"]
 
 
 @dataclass
