@@ -48,9 +48,12 @@ def test_truncated_trace(dyn, tmp_path):
         TraceSession.load(p)
 
 
-def test_malformed_step_names_the_step(dyn, tmp_path):
+def test_malformed_step_names_the_step(dyn):
     data = dyn.to_dict()
+    data["steps"][2] = {"metrics": {}, "graph": {"nodes": [{"id": "x"}], "edges": []}}
+    with pytest.raises(TraceFileError, match=r"^t\.json: step 2 is malformed: graph: missing "
+                       r"graph attribute 'schema'"):
+        TraceSession.from_dict(data, "t.json")
     del data["steps"][1]["metrics"]
-    data["steps"][2] = {"graph": {"nodes": [{"id": "x"}], "edges": []}}
-    with pytest.raises(TraceFileError, match="step 2 is malformed"):
+    with pytest.raises(TraceFileError, match=r"^t\.json: step 1 is malformed: 'metrics'"):
         TraceSession.from_dict(data, "t.json")
