@@ -59,7 +59,8 @@ class Recording:
         return getattr(self._impl, "error", None)
 
     def __enter__(self) -> Recording:
-        framework = self.framework or _infer(self.model, self.optimizer, self.params)
+        framework = self.framework or _infer(self.model, self.optimizer, self.params,
+                                             namespace=self.namespace())
         if framework != "torch":
             raise NotImplementedError(
                 "graphstage.record supports PyTorch training loops so far; for TensorFlow, "
@@ -88,11 +89,15 @@ class Recording:
         return False
 
 
-def _infer(*objects: Any) -> str:
+def _infer(*objects: Any, namespace: Mapping[str, Any]) -> str:
+    """The framework of the hints, else of the caller's objects (models, tensors, optimizers:
+    not the modules it imported), else the only one imported."""
     from graphstage.tracers.script import _frameworks_of
 
     flat = [o for obj in objects for o in (obj.values() if isinstance(obj, Mapping) else [obj])]
-    found = _frameworks_of(flat) or {f for f in FRAMEWORKS if f in sys.modules}
+    found = _frameworks_of(flat) or _frameworks_of(
+        [v for v in namespace.values() if not isinstance(v, (ModuleType, type))])
+    found = found or {f for f in FRAMEWORKS if f in sys.modules}
     if len(found) != 1:
         raise ValueError("graphstage.record cannot tell the framework: pass model=, optimizer= "
                          "or framework='torch'")
