@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         pane.player.finished.connect(self._player_finished)
         pane.canvas.morphFinished.connect(self._morph_finished)
         pane.layoutFailed.connect(self._layout_failed)
+        if index == 1:
+            self.panes[0].peer, pane.peer = pane, self.panes[0]
+            self._orient_panes()
         if index == 0:
             pane.player.positionChanged.connect(self._position)
             pane.player.stateChanged.connect(self._play_state)
@@ -130,6 +133,17 @@ class MainWindow(QMainWindow):
     @property
     def pane(self) -> StagePane:
         return self.panes[0]
+
+    def _orient_panes(self) -> None:
+        """Side by side when the central area is wide enough, else one above the other."""
+        area = self.splitter.size()
+        wide = area.width() >= 1.2 * max(area.height(), 1)
+        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide
+                                     else Qt.Orientation.Vertical)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._orient_panes()
 
     def _build_search(self) -> None:
         self.search_bar = QWidget()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
+from graphstage.viz.gui.banner import compare_banner, step_banner
 from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
@@ -40,10 +41,16 @@ class StagePane(QWidget):
         self.title = QLabel(" ")
         self.title.setContentsMargins(10, 4, 10, 4)
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.banner = QLabel("")
+        self.banner.setContentsMargins(10, 2, 10, 4)
+        self.banner.setWordWrap(True)
+        self.banner_text = ""
+        self.peer: StagePane | None = None  # the other pane, side by side
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.title)
+        box.addWidget(self.banner)
         box.addWidget(self.canvas, 1)
         self._waiting: tuple | None = None   # (display key, reason) being laid out
         self._shown_step = -1
@@ -127,6 +134,9 @@ class StagePane(QWidget):
         self.diffText.emit(describe_diff(before, c.graph))
         self.title.setText(self._title_text())
         self._shown_step = c.step
+        self.update_banner()
+        if self.peer is not None:
+            self.peer.update_banner()
         self.shown.emit(reason)
         self.prefetch()
 
@@ -137,10 +147,27 @@ class StagePane(QWidget):
         g = c.graph
         fw = {"torch": "PyTorch", "tensorflow": "TensorFlow"}.get(c.session.framework,
                                                                   c.session.framework)
-        same = "  ·  <span style='color:#2b9a48'>same graph as previous step</span>" \
-            if g.graph.get("same_as_previous") else ""
         return (f"<b>{c.session.model}</b>  ·  {fw} ({g.graph.get('capture', '')})  ·  step "
-                f"{c.step + 1}/{c.step_count}  ·  {g.number_of_nodes()} nodes{same}")
+                f"{c.step + 1}/{c.step_count}  ·  {g.number_of_nodes()} nodes")
+
+    def update_banner(self) -> None:
+        """Say where this step's graph came from (rebuilt / reused / retraced) and, beside a
+        peer pane, how the two structures differ this step."""
+        c = self.controller
+        if c.session is None or not c.session.steps:
+            self.banner_text = ""
+        else:
+            text = step_banner(c.session, c.step)
+            peer = self.peer.controller.session if self.peer is not None else None
+            if peer is not None and peer is not c.session:
+                diff = compare_banner(c.session, peer, c.step)
+                text += f"\n{diff}" if diff else ""
+            self.banner_text = text
+        reused = "reused" in self.banner_text.split("\n")[0]
+        colour = "#2b9a48" if reused else "#b35c00"
+        self.banner.setText(self.banner_text)
+        self.banner.setStyleSheet(f"color: {colour};")
+        self.banner.setVisible(bool(self.banner_text))
 
     def prefetch(self) -> None:
         """Queue layouts of the neighbouring steps so a step change can morph at once."""

@@ -1,0 +1,68 @@
+"""The banner over each pane (rebuilt / reused / retraced) and the side-by-side comparison of
+the DynamicNet twins: panes side by side on a wide window, the difference said in words."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graphstage.tracers.run import trace_script
+from graphstage.tracers.script import example_path
+from graphstage.viz.gui.banner import compare_banner, step_banner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hidden_linears(graph) -> int:
+    """Independent of scopes' call suffixes: forward linear/MatMul ops of the hidden layer."""
+    return sum(1 for a in graph.nodes.values() if a["phase"] == "forward"
+               and a["op"] in ("linear", "MatMul") and "hidden_layer" in (a.get("scope") or ""))
+
+
+@pytest.mark.tf
+def test_banners_say_rebuilt_reused_and_the_difference():
+    torch_s = trace_script(example_path("dynamicnet_torch"), 6, seed=0)
+    tf_s = trace_script(example_path("dynamicnet_tf"), 6, seed=0)
+    assert "new graph during every forward" in step_banner(torch_s, 0)
+    assert "traced this graph once" in step_banner(tf_s, 0)
+    tf_calls = _hidden_linears(tf_s.steps[0])
+    for i in range(1, 6):
+        assert step_banner(tf_s, i) == "tf.function reused its traced graph: nothing was rebuilt"
+        assert step_banner(torch_s, i).startswith("autograd rebuilt the graph this step")
+        torch_calls = _hidden_linears(torch_s.steps[i])
+        text = compare_banner(torch_s, tf_s, i)
+        if torch_calls == tf_calls:
+            assert text == ""
+        else:
+            assert text == (f"PyTorch: hidden_layer ×{torch_calls} this step · TensorFlow: "
+                            f"hidden_layer ×{tf_calls} frozen when traced")
+    assert any(_hidden_linears(torch_s.steps[i]) != tf_calls for i in range(6))
+
+
+@pytest.mark.gui
+@pytest.mark.tf
+def test_compare_is_side_by_side_with_banners(tmp_path):
+    shot, report = tmp_path / "cmp.png", tmp_path / "cmp.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    res = subprocess.run([sys.executable, "-m", "graphstage", "--example", "dynamicnet_torch",
+                          "--compare", "--steps", "4", "--step", "3", "--size", "1600x1000",
+                          "--screenshot", str(shot), "--scene-json", str(report)],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    left, right = json.loads(report.read_text())["panes"]
+    assert (left["framework"], right["framework"]) == ("PyTorch", "TensorFlow")
+    assert left["banner"].startswith("autograd rebuilt")
+    assert right["banner"].startswith("tf.function reused")
+    assert left["items"] and right["items"]
+    def centre(items, axis):
+        return sum(i["rect"][axis] + i["rect"][axis + 2] / 2 for i in items) / len(items)
+
+    # side by side, not stacked: the TensorFlow pane's boxes lie right of PyTorch's, same height
+    assert centre(right["items"], 0) > centre(left["items"], 0) + 300
+    assert abs(centre(right["items"], 1) - centre(left["items"], 1)) < 300
+    assert min(i["text_px"] for p in (left, right) for i in p["items"]) >= 9
