@@ -248,8 +248,8 @@ def _check_refs(where_g: str, graph: nx.DiGraph, refs: list[str]) -> None:
                                     "'forward' is not this node")
         p = a.get("param")
         if p is not None and target(n, "'param'", p)["kind"] not in SOURCE_KINDS:
-            raise ContractError(f"{where_g} node {n!r}: 'param' points to {p!r}, a "
-                                f"{nodes[p]['kind']}, not a parameter, input or constant")
+            raise ContractError(f"{where_g} node {n!r}: 'param' points to {p!r} of kind "
+                                f"{nodes[p]['kind']}, not a source (parameter, input, constant)")
         for i, item in enumerate(a.get("saved", ())):
             if not isinstance(item, dict):
                 raise ContractError(f"{where_g} node {n!r}: saved[{i}] must be a dict")
