@@ -11,6 +11,8 @@ import pytest
 from graphstage.tracers import schema, schema_doc, trace_script
 from graphstage.tracers.contract import (
     ContractError,
+    _edge_ok,
+    _node_ok,
     diff_steps,
     make_graph,
     structure_signature,
@@ -309,6 +311,9 @@ def test_traced_graphs_validate(dyn):
     for g in dyn.steps:
         assert validate(g) is g
         assert nx.is_directed_acyclic_graph(g)
+        # the quick check compiled from the schema accepts real nodes and edges by itself
+        assert all(_node_ok(a) for _, a in g.nodes(data=True))
+        assert all(_edge_ok(a) for *_, a in g.edges(data=True))
 
 
 def test_validate_names_node_and_attribute(dyn):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from operator import ge, itemgetter
 from typing import Any
 
 import networkx as nx
@@ -88,54 +87,37 @@ def _check_attrs(where: str, attrs: Mapping, specs: tuple[Attr, ...]) -> None:
             raise ContractError(f"{where}: missing attribute {spec.name!r}")
 
 
-def _tuple_getter(names: list[str]) -> Callable[[Mapping], tuple]:
-    if not names:
-        return lambda a: ()
-    if len(names) == 1:
-        name = names[0]
-        return lambda a: (a[name],)
-    return itemgetter(*names)
+def _fast_check(specs: tuple[Attr, ...], what: str) -> Callable[[Mapping], bool]:
+    """A quick yes for attribute dicts that certainly fit specs, compiled from the same
+    declaration into one boolean expression (validate runs on every traced step): required
+    attributes present, every declared attribute of an exact declared type, among its values,
+    above its minimum. False means only: ask _check_attrs, which explains or accepts."""
+    env: dict[str, Any] = {}
+    terms = []
+    for i, spec in enumerate(specs):
+        env[f"T{i}"] = spec.types[0] if len(spec.types) == 1 else spec.types
+        env[f"V{i}"] = spec.value_names
+        v = f"a[{spec.name!r}]"
+        if spec.values:  # only the declared values (all str) pass
+            term = [f"{v} in V{i}"]
+        else:
+            term = [f"type({v}) is T{i}" if len(spec.types) == 1 else f"type({v}) in T{i}"]
+        if spec.minimum is not None:
+            term.append(f"{v} >= {spec.minimum!r}")
+        body = " and ".join(term)
+        terms.append(body if spec.required else f"({spec.name!r} not in a or {body})")
+    joined = "\n                and ".join(terms)
+    source = (f"def {what}_ok(a):\n    try:\n        return ({joined})\n"
+              "    except (KeyError, TypeError):\n        return False\n")
+    exec(compile(source, f"<contract: {what} check>", "exec"), env)  # noqa: S102 - our own text
+    check = env[f"{what}_ok"]
+    check.source = source
+    return check
 
 
-def _fast_check(specs: tuple[Attr, ...]) -> Callable[[Mapping], bool]:
-    """A quick yes for attribute dicts that certainly fit specs, derived from the same
-    declaration: required attributes of their exact type, enumerated ones among their values,
-    minimums held, optional ones of their types. False means: ask _check_attrs."""
-    req = [s for s in specs if s.required]
-    assert all(len(s.types) == 1 for s in req), "required attributes have one type"
-    get_req, req_types = _tuple_getter([s.name for s in req]), tuple(s.types[0] for s in req)
-    enums = [s for s in req if s.values]
-    get_enum, enum_sets = _tuple_getter([s.name for s in enums]), [s.value_names for s in enums]
-    mins = [s for s in req if s.minimum is not None]
-    get_min, minimums = _tuple_getter([s.name for s in mins]), [s.minimum for s in mins]
-    optional = {s.name: s.types for s in specs if not s.required and not s.values
-                and s.minimum is None}
-    slow_optional = frozenset(s.name for s in specs if not s.required) - optional.keys()
-    opt_names = frozenset(optional)
-
-    def ok(a: Mapping) -> bool:
-        try:
-            if tuple(map(type, get_req(a))) != req_types:
-                return False
-            if not all(map(frozenset.__contains__, enum_sets, get_enum(a))):
-                return False
-        except (KeyError, TypeError):
-            return False
-        if mins and not all(map(ge, get_min(a), minimums)):
-            return False
-        for name in opt_names & a.keys():
-            v = a[name]
-            if not isinstance(v, optional[name]) or (type(v) is bool
-                                                     and bool not in optional[name]):
-                return False
-        return not (slow_optional and slow_optional & a.keys())
-    return ok
-
-
-_node_ok = _fast_check(schema.NODE_ATTRS)
-_edge_ok = _fast_check(schema.EDGE_ATTRS)
-_SUMMARY_ATTRS = frozenset({"value", "grad"})
-_REF_ATTRS = frozenset(s.name for s in schema.NODE_ATTRS if s.ref) | {"saved"}
+_node_ok = _fast_check(schema.NODE_ATTRS, "node")
+_edge_ok = _fast_check(schema.EDGE_ATTRS, "edge")
+_REF_ATTRS = tuple(s.name for s in schema.NODE_ATTRS if s.ref) + ("saved",)
 _PHASE_RANK = {p: i for i, p in enumerate(PHASES)}
 
 
@@ -163,11 +145,13 @@ def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
         raise ContractError(f"{where_g}: expected a networkx.DiGraph, got {type(graph).__name__}")
     if not _path:
         _check_graph_attrs(where_g, graph.graph)
-    refs = _check_nodes(where_g, graph, _path)
+    attrs_of = dict(graph.nodes(data=True))  # node id -> its attribute dict (no copies)
+    refs = _check_nodes(where_g, attrs_of, _path)
     if refs:
-        _check_refs(where_g, graph, refs)
-    suspects = _check_edges(where_g, graph)
-    if suspects and _may_cycle(graph, suspects) and not nx.is_directed_acyclic_graph(graph):
+        _check_refs(where_g, attrs_of, refs)
+    suspects, entered = _check_edges(where_g, graph, attrs_of)
+    if any(u in entered and graph.succ[v] for u, v in suspects) and \
+            not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)
         raise ContractError(f"{where_g}: not acyclic, cycle through {cycle[:4]}")
     return graph
@@ -179,22 +163,21 @@ def _check_graph_attrs(where: str, attrs: Mapping) -> None:
         raise ContractError(f"{where}: schema {attrs['schema']} is not {SCHEMA_VERSION}")
 
 
-def _check_nodes(where_g: str, graph: nx.DiGraph, path: str) -> list[str]:
+def _check_nodes(where_g: str, attrs_of: dict[Any, dict], path: str) -> list[str]:
     """Attributes, keys, source orders and order uniqueness of every node; returns the nodes
     that hold references, for _check_refs."""
     keys: dict[str, Any] = {}
     placed: dict[tuple[str, int], str] = {}
     refs = []
-    for n, a in graph.nodes(data=True):
+    for n, a in attrs_of.items():
         if type(n) is not str or not _node_ok(a):  # the fast check said no: explain or pass
             if not isinstance(n, str):
                 raise ContractError(f"{where_g} node {n!r}: node ids must be str")
             _check_attrs(f"{where_g} node {n!r}", a, schema.NODE_ATTRS)
         key, kind, order = a["key"], a["kind"], a["order"]
-        if key in keys:
+        if keys.setdefault(key, n) != n:
             raise ContractError(f"{where_g} node {n!r}: key {key!r} also used by node "
                                 f"{keys[key]!r}")
-        keys[key] = n
         prefix = KEY_PREFIX.get(kind)
         if prefix is not None and not key.startswith(prefix):
             raise ContractError(f"{where_g} node {n!r}: key {key!r} of a {kind} must start "
@@ -203,16 +186,15 @@ def _check_nodes(where_g: str, graph: nx.DiGraph, path: str) -> list[str]:
             if order != -1:
                 raise ContractError(f"{where_g} node {n!r}: order {order} on a source ({kind}) "
                                     "must be -1")
-        elif order >= 0:
-            other = placed.setdefault((a["phase"], order), n)
-            if other != n:
-                raise ContractError(f"{where_g} node {n!r}: {a['phase']} order {order} also "
-                                    f"used by node {other!r}")
-        if not _REF_ATTRS.isdisjoint(a):
+        elif order >= 0 and placed.setdefault((a["phase"], order), n) != n:
+            raise ContractError(f"{where_g} node {n!r}: {a['phase']} order {order} also used "
+                                f"by node {placed[a['phase'], order]!r}")
+        if any(map(a.__contains__, _REF_ATTRS)):
             refs.append(n)
-        for attr in _SUMMARY_ATTRS & a.keys():
-            if a[attr]:
-                _check_summary(f"{where_g} node {n!r}", attr, a[attr])
+        if a.get("value"):
+            _check_summary(f"{where_g} node {n!r}", "value", a["value"])
+        if a.get("grad"):
+            _check_summary(f"{where_g} node {n!r}", "grad", a["grad"])
         if "children" in a:
             _check_children(f"{where_g} node {n!r}", n, a["children"], path)
     return refs
@@ -226,18 +208,17 @@ def _check_children(where: str, n: str, children: list, path: str) -> None:
         validate(child["graph"], _path=f"{path}/{n}:{child.get('name', i)}")
 
 
-def _check_refs(where_g: str, graph: nx.DiGraph, refs: list[str]) -> None:
+def _check_refs(where_g: str, attrs_of: dict[Any, dict], refs: list[str]) -> None:
     """forward, backward, param and saved[].from name other nodes of this graph, and agree."""
-    nodes = graph.nodes
-
     def target(n: str, what: str, t: Any) -> dict:
-        if t not in nodes or t == n:
+        found = attrs_of.get(t) if isinstance(t, str) else None
+        if found is None or t == n:
             raise ContractError(f"{where_g} node {n!r}: {what} points to "
                                 f"{'itself' if t == n else f'missing node {t!r}'}")
-        return nodes[t]
+        return found
 
     for n in refs:
-        a = nodes[n]
+        a = attrs_of[n]
         f = a.get("forward")
         if f is not None and n not in target(n, "'forward'", f).get("backward", ()):
             raise ContractError(f"{where_g} node {n!r}: 'forward' is {f!r} but that node's "
@@ -249,7 +230,8 @@ def _check_refs(where_g: str, graph: nx.DiGraph, refs: list[str]) -> None:
         p = a.get("param")
         if p is not None and target(n, "'param'", p)["kind"] not in SOURCE_KINDS:
             raise ContractError(f"{where_g} node {n!r}: 'param' points to {p!r} of kind "
-                                f"{nodes[p]['kind']}, not a source (parameter, input, constant)")
+                                f"{attrs_of[p]['kind']}, not a source (parameter, input, "
+                                "constant)")
         for i, item in enumerate(a.get("saved", ())):
             if not isinstance(item, dict):
                 raise ContractError(f"{where_g} node {n!r}: saved[{i}] must be a dict")
@@ -257,15 +239,19 @@ def _check_refs(where_g: str, graph: nx.DiGraph, refs: list[str]) -> None:
                 target(n, f"saved[{i}].from", item["from"])
 
 
-def _check_edges(where_g: str, graph: nx.DiGraph) -> list[tuple[str, str]]:
-    """Attributes, no edge into a parameter, order along edges; returns the edges that do not
-    prove themselves acyclic by going up in (phase, order)."""
-    nodes = graph.nodes
+def _check_edges(where_g: str, graph: nx.DiGraph,
+                 attrs_of: dict[Any, dict]) -> tuple[list[tuple[str, str]], set]:
+    """Attributes, no edge into a parameter, order along edges. Returns the edges that do not
+    show themselves acyclic by going up in (phase, order), and the nodes some edge enters: an
+    edge out of a node nothing enters, or into one nothing leaves, lies on no cycle."""
     suspects = []
+    entered: set = set()
+    enter = entered.add
     for u, v, e in graph.edges(data=True):
         if not _edge_ok(e):
             _check_attrs(f"{where_g} edge {u!r} -> {v!r}", e, schema.EDGE_ATTRS)
-        av, au = nodes[v], nodes[u]
+        enter(v)
+        av, au = attrs_of[v], attrs_of[u]
         if av["kind"] == "parameter":
             raise ContractError(f"{where_g} edge {u!r} -> {v!r}: no edge may end at a parameter "
                                 "(refer to it with 'param')")
@@ -280,15 +266,7 @@ def _check_edges(where_g: str, graph: nx.DiGraph) -> list[tuple[str, str]]:
             if _PHASE_RANK[pu] < _PHASE_RANK[pv]:
                 continue
         suspects.append((u, v))
-    return suspects
-
-
-def _may_cycle(graph: nx.DiGraph, suspects: list[tuple[str, str]]) -> bool:
-    """Whether a cycle could pass through one of the suspect edges: every other edge goes up
-    in (phase, order), and an edge out of a node nothing enters (or into one nothing leaves)
-    lies on no cycle."""
-    pred, succ = graph.pred, graph.succ
-    return any(pred[u] and succ[v] for u, v in suspects)
+    return suspects, entered
 
 
 def structure_signature(graph: nx.DiGraph) -> tuple:
