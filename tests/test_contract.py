@@ -264,7 +264,7 @@ def _check_trace(session) -> None:
                 assert set(a) <= declared, set(a) - declared
                 if a["kind"] in ("input", "parameter", "constant"):
                     assert a["order"] == -1
-                if a["kind"] in ("grad_acc", "update") and a.get("param"):
+                if a["kind"] in ("grad_acc", "update") and a.get("param") and a["order"] >= 0:
                     own = a["key"].split(":", 1)[1].split("#")[0]
                     assert own == g.nodes[a["param"]]["key"].split(":", 1)[1]
 
@@ -290,6 +290,19 @@ def test_tf_examples_follow_the_contract(example, examples_dir):
     for a in nodes:  # the TF side uses the same key prefixes as the PyTorch tracer
         prefix = schema.KEY_PREFIX.get(a["kind"])
         assert prefix is None or a["key"].startswith(prefix)
+
+
+@pytest.mark.tf
+def test_tf1_graph_with_variables_follows_the_contract(models_dir):
+    session = trace_script(models_dir / "tf1_variables_tf.py", steps=2)
+    _check_trace(session)
+    by_key = {a["key"]: a for _, a in session.steps[-1].nodes(data=True)}
+    assert by_key["param:w"]["shape"] == [3, 1] and by_key["param:b"]["shape"] == [1]
+    assert by_key["buffer:w/Adam"]["kind"] == by_key["buffer:beta1_power"]["kind"] == "constant"
+    # the step's updates take the variables' keys; the initializers (not run) their op names
+    assert by_key["update:w"]["op"] == "ApplyAdam" and by_key["update:w"]["order"] >= 0
+    assert by_key["update:b"]["op"] == "ResourceApplyAdam" and by_key["update:b"]["order"] >= 0
+    assert by_key["update:w/Assign"]["order"] == -1
 
 
 @pytest.mark.tf

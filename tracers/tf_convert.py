@@ -378,8 +378,9 @@ class Converter:
                 if src is not None:
                     attrs["param"] = node_of(src)
                     post_update.append((n, src))
-                attrs["key"] = _numbered(f"update:{spec.variables[src].name if src else n}",
-                                         keys_used)
+                ran = spec.executed is None or n in spec.executed  # TF1: not initializers
+                name = spec.variables[src].name if src and ran else n
+                attrs["key"] = _numbered(f"update:{name}", keys_used)
             if kind == "grad_acc":
                 src = grad_producer[n]
                 attrs["param"] = node_of(src) if src in roots else src
