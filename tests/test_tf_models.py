@@ -99,10 +99,10 @@ def setup():
     return {"step": step, "model": model, "optimizer": opt}
 '''
     g = _trace(tmp_path, "shared", body).steps[-1]
-    kernels = [a for _, a in g.nodes(data=True) if a["key"].endswith("shared/kernel")]
+    kernels = [a for _, a in g.nodes(data=True) if a["key"] == "param:shared/kernel"]
     assert len(kernels) == 1  # one variable node, used twice
     consumers = [v for _, v in g.out_edges(
-        [n for n, a in g.nodes(data=True) if a["key"].endswith("shared/kernel")][0])
+        [n for n, a in g.nodes(data=True) if a["key"] == "param:shared/kernel"][0])
         if g.nodes[v]["op"] == "MatMul" and g.nodes[v]["phase"] == "forward"]
     assert len(consumers) == 2
 

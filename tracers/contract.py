@@ -1,92 +1,39 @@
 """The step-graph contract: the schema every tracer emits and every viewer reads.
 
 A *step graph* is a ``networkx.DiGraph`` describing one training step (forward, loss, backward,
-update). This module is framework-free: it defines the vocabulary, builds nodes and edges with the
-right attributes, checks graphs with :func:`validate`, and diffs two steps with :func:`diff_steps`.
-docs/contract.md is the prose reference for the same rules.
+update). This module is framework-free: it builds graphs with the right attributes, checks them
+with :func:`validate`, and diffs two steps with :func:`diff_steps`. What the attributes and
+rules are is declared once, in tracers/schema.py; validate is driven by that declaration and
+docs/contract.md's tables are generated from it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
-SCHEMA_VERSION = 1
-
-# Phases a node or edge belongs to, in execution order.
-PHASES = ("forward", "backward", "update")
-
-# What a node stands for.
-KINDS = (
-    "input",        # data fed to the step (batch, labels, placeholders)
-    "parameter",    # trainable state: nn.Parameter, requires_grad leaf, tf.Variable
-    "constant",     # a value baked into the graph or a non-trainable buffer
-    "op",           # an executed operation
-    "output",       # an op whose result is the model's output
-    "loss",         # the op whose result the gradient is taken of
-    "grad_acc",     # where a parameter's gradient lands (AccumulateGrad, a tape's result)
-    "update",       # the optimizer's (or hand-written) change to one parameter
+from graphstage.tracers import schema
+from graphstage.tracers.schema import (
+    FULL_VALUE_LIMIT,
+    KEY_PREFIX,
+    SCHEMA_VERSION,
+    SOURCE_KINDS,
+    SUMMARY_FIELDS,
+    Attr,
 )
 
-# What an edge carries.
-ROLES = (
-    "data",      # a forward tensor from producer to consumer
-    "gradient",  # a gradient flowing from the loss towards the parameters
-    "saved",     # a forward tensor kept for the backward pass
-    "control",   # ordering only, no data (TF control dependencies)
-    "update",    # a gradient consumed by an update
-)
+PHASES = schema.names(schema.PHASES)          # in execution order
+KINDS = schema.names(schema.KINDS)
+ROLES = schema.names(schema.ROLES)
+CAPTURE_KINDS = schema.names(schema.CAPTURES)
 
-CAPTURE_KINDS = ("autograd", "tf.function", "tf1 graph")
-
-GRAPH_ATTRS = {
-    "schema": int,
-    "framework": str,
-    "model": str,
-    "step": int,
-    "capture": str,
-    "loss": (float, type(None)),
-    "same_as_previous": bool,
-}
-
-# Required node attributes and their types.
-NODE_ATTRS = {
-    "label": str,
-    "op": str,
-    "kind": str,
-    "phase": str,
-    "scope": str,
-    "order": int,
-    "key": str,
-}
-
-# Optional node attributes and their types (absent is fine, present must match).
-OPTIONAL_NODE_ATTRS = {
-    "shape": (list, type(None)),
-    "dtype": (str, type(None)),
-    "device": (str, type(None)),
-    "value": (dict, type(None)),
-    "grad": (dict, type(None)),
-    "forward": (str, type(None)),      # backward node -> the forward node it differentiates
-    "backward": list,                 # forward node -> its backward nodes
-    "param": (str, type(None)),       # grad_acc / update node -> its parameter node
-    "saved": list,                    # backward node -> saved-for-backward tensors
-    "no_grad": bool,                  # parameter that received no gradient this step
-    "inplace": bool,
-    "ops": list,                      # update node -> the elementary ops it folds
-    "children": list,                 # nested graphs (TF control flow bodies, called functions)
-    "name": str,                      # framework-native name (TF op name, parameter name)
-}
-
-EDGE_ATTRS = {"phase": str, "role": str}
-OPTIONAL_EDGE_ATTRS = {"shape": (list, type(None)), "dtype": (str, type(None))}
-
-SUMMARY_FIELDS = ("min", "max", "mean", "std", "norm")
-FULL_VALUE_LIMIT = 16
+__all__ = ["CAPTURE_KINDS", "FULL_VALUE_LIMIT", "KINDS", "PHASES", "ROLES", "SCHEMA_VERSION",
+           "SUMMARY_FIELDS", "ContractError", "StepDiff", "diff_steps", "graph_attrs",
+           "make_graph", "structure_signature", "validate"]
 
 
 class ContractError(ValueError):
@@ -116,14 +63,62 @@ def graph_attrs(*, framework: str, model: str, step: int, capture: str,
             "capture": capture, "loss": loss, "same_as_previous": False, **extra}
 
 
-def _check_type(where: str, attr: str, value: Any, typ: Any) -> None:
-    if isinstance(value, bool) and typ is int:
-        raise ContractError(f"{where}: attribute {attr!r} must be int, got bool")
-    if not isinstance(value, typ):
-        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise ContractError(
-            f"{where}: attribute {attr!r} must be {names}, got {type(value).__name__} {value!r:.60}"
-        )
+# ---- attribute checks, compiled from the schema ----------------------------------------------
+
+def _check_attr(where: str, spec: Attr, value: Any) -> None:
+    """Raise unless value fits the attribute's declared types, values and minimum."""
+    if not isinstance(value, spec.types) or (isinstance(value, bool) and bool not in spec.types):
+        raise ContractError(f"{where}: attribute {spec.name!r} must be {spec.type_text}, got "
+                            f"{type(value).__name__} {value!r:.60}")
+    if spec.values and value not in spec.value_names:
+        raise ContractError(f"{where}: {spec.name} {value!r:.60} not in "
+                            f"{schema.names(spec.values)}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ContractError(f"{where}: attribute {spec.name!r} must be >= {spec.minimum}, got "
+                            f"{value!r}")
+
+
+def _check_attrs(where: str, attrs: Mapping, specs: tuple[Attr, ...]) -> None:
+    """The explaining check: raise for the first attribute that breaks its declaration."""
+    for spec in specs:
+        if spec.name in attrs:
+            _check_attr(where, spec, attrs[spec.name])
+        elif spec.required:
+            raise ContractError(f"{where}: missing attribute {spec.name!r}")
+
+
+def _fast_check(specs: tuple[Attr, ...], what: str) -> Callable[[Mapping], bool]:
+    """A quick yes for attribute dicts that certainly fit specs, compiled from the same
+    declaration into one boolean expression (validate runs on every traced step): required
+    attributes present, every declared attribute of an exact declared type, among its values,
+    above its minimum. False means only: ask _check_attrs, which explains or accepts."""
+    env: dict[str, Any] = {}
+    terms = []
+    for i, spec in enumerate(specs):
+        env[f"T{i}"] = spec.types[0] if len(spec.types) == 1 else spec.types
+        env[f"V{i}"] = spec.value_names
+        v = f"a[{spec.name!r}]"
+        if spec.values:  # only the declared values (all str) pass
+            term = [f"{v} in V{i}"]
+        else:
+            term = [f"type({v}) is T{i}" if len(spec.types) == 1 else f"type({v}) in T{i}"]
+        if spec.minimum is not None:
+            term.append(f"{v} >= {spec.minimum!r}")
+        body = " and ".join(term)
+        terms.append(body if spec.required else f"({spec.name!r} not in a or {body})")
+    joined = "\n                and ".join(terms)
+    source = (f"def {what}_ok(a):\n    try:\n        return ({joined})\n"
+              "    except (KeyError, TypeError):\n        return False\n")
+    exec(compile(source, f"<contract: {what} check>", "exec"), env)  # noqa: S102 - our own text
+    check = env[f"{what}_ok"]
+    check.source = source
+    return check
+
+
+_node_ok = _fast_check(schema.NODE_ATTRS, "node")
+_edge_ok = _fast_check(schema.EDGE_ATTRS, "edge")
+_REF_ATTRS = tuple(s.name for s in schema.NODE_ATTRS if s.ref) + ("saved",)
+_PHASE_RANK = {p: i for i, p in enumerate(PHASES)}
 
 
 def _check_summary(where: str, attr: str, summary: Mapping) -> None:
@@ -137,58 +132,11 @@ def _check_summary(where: str, attr: str, summary: Mapping) -> None:
                             f"{FULL_VALUE_LIMIT} numbers")
 
 
-_KIND_SET, _PHASE_SET, _ROLE_SET = frozenset(KINDS), frozenset(PHASES), frozenset(ROLES)
-_OPT_NODE_KEYS = frozenset(OPTIONAL_NODE_ATTRS)
-_OPT_EDGE_KEYS = frozenset(OPTIONAL_EDGE_ATTRS)
-_SUMMARY_ATTRS = frozenset({"value", "grad"})
-_REF_ATTRS = frozenset({"forward", "param"})
-
-
-def _node_ok(n: Any, a: dict) -> bool:
-    """The whole node check in one expression: validate() runs on every traced step."""
-    try:
-        ok = (type(n) is str and type(a["label"]) is str and type(a["op"]) is str
-              and a["kind"] in _KIND_SET and a["phase"] in _PHASE_SET
-              and type(a["scope"]) is str and type(a["order"]) is int and a["order"] >= -1
-              and type(a["key"]) is str)
-    except (KeyError, TypeError):
-        return False
-    if not ok:
-        return False
-    for attr in _OPT_NODE_KEYS & a.keys():
-        typ = OPTIONAL_NODE_ATTRS[attr]
-        if not isinstance(a[attr], typ) or (isinstance(a[attr], bool) and typ is int):
-            return False
-    return True
-
-
-def _check_attrs(where: str, attrs: Mapping, required: Mapping, optional: Mapping) -> None:
-    """Raise for the first missing required attribute or mistyped attribute."""
-    for attr, typ in required.items():
-        if attr not in attrs:
-            raise ContractError(f"{where}: missing attribute {attr!r}")
-        _check_type(where, attr, attrs[attr], typ)
-    for attr, typ in optional.items():
-        if attr in attrs:
-            _check_type(where, attr, attrs[attr], typ)
-
-
-def _explain_node(where: str, n: Any, attrs: dict) -> None:
-    """Raise the ContractError that says what is wrong with a node that failed _node_ok."""
-    if not isinstance(n, str):
-        raise ContractError(f"{where}: node ids must be str")
-    _check_attrs(where, attrs, NODE_ATTRS, OPTIONAL_NODE_ATTRS)
-    if attrs["kind"] not in KINDS:
-        raise ContractError(f"{where}: kind {attrs['kind']!r} not in {KINDS}")
-    if attrs["phase"] not in PHASES:
-        raise ContractError(f"{where}: phase {attrs['phase']!r} not in {PHASES}")
-    if attrs["order"] < -1:
-        raise ContractError(f"{where}: order must be >= -1 (-1: not executed)")
-    raise ContractError(f"{where}: attributes do not match the contract")
-
+# ---- validate ------------------------------------------------------------------------------
 
 def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
-    """Check a step graph against the contract; raise ContractError naming what is wrong.
+    """Check a step graph against the contract (tracers/schema.py: attributes and rules);
+    raise a one-line ContractError naming the graph, node or edge that breaks it.
 
     Returns the graph so tracers can ``return validate(g)``.
     """
@@ -196,56 +144,129 @@ def validate(graph: nx.DiGraph, *, _path: str = "") -> nx.DiGraph:
     if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
         raise ContractError(f"{where_g}: expected a networkx.DiGraph, got {type(graph).__name__}")
     if not _path:
-        for attr, typ in GRAPH_ATTRS.items():
-            if attr not in graph.graph:
-                raise ContractError(f"{where_g}: missing graph attribute {attr!r}")
-            _check_type(where_g, attr, graph.graph[attr], typ)
-        if graph.graph["schema"] != SCHEMA_VERSION:
-            raise ContractError(f"{where_g}: schema {graph.graph['schema']} is not "
-                                f"{SCHEMA_VERSION}")
-        if graph.graph["capture"] not in CAPTURE_KINDS:
-            raise ContractError(f"{where_g}: capture {graph.graph['capture']!r} not in "
-                                f"{CAPTURE_KINDS}")
-
-    keys: dict[str, Any] = {}
-    for n, attrs in graph.nodes(data=True):
-        if not _node_ok(n, attrs):  # the fast check failed: find and word what is wrong
-            _explain_node(f"{where_g} node {n!r}", n, attrs)
-        where = f"{where_g} node {n!r}"
-        if attrs["key"] in keys:
-            raise ContractError(f"{where}: key {attrs['key']!r} also used by node "
-                                f"{keys[attrs['key']]!r}")
-        keys[attrs["key"]] = n
-        for attr in _SUMMARY_ATTRS & attrs.keys():
-            if attrs[attr]:
-                _check_summary(where, attr, attrs[attr])
-        for ref in _REF_ATTRS & attrs.keys():
-            target = attrs[ref]
-            if target is not None and target not in graph:
-                raise ContractError(f"{where}: attribute {ref!r} points to missing node "
-                                    f"{target!r}")
-        for i, child in enumerate(attrs.get("children", ())):
-            if not isinstance(child, dict) or not isinstance(child.get("graph"), nx.DiGraph):
-                raise ContractError(f"{where}: children[{i}] must be "
-                                    "{'name': str, 'graph': DiGraph}")
-            validate(child["graph"], _path=f"{_path}/{n}:{child.get('name', i)}")
-
-    for u, v, attrs in graph.edges(data=True):
-        if attrs.get("role") in _ROLE_SET and attrs.get("phase") in _PHASE_SET and all(
-                isinstance(attrs[k], OPTIONAL_EDGE_ATTRS[k])
-                for k in _OPT_EDGE_KEYS & attrs.keys()):
-            continue
-        where = f"{where_g} edge {u!r} -> {v!r}"
-        _check_attrs(where, attrs, EDGE_ATTRS, OPTIONAL_EDGE_ATTRS)
-        if attrs["role"] not in ROLES:
-            raise ContractError(f"{where}: role {attrs['role']!r} not in {ROLES}")
-        if attrs["phase"] not in PHASES:
-            raise ContractError(f"{where}: phase {attrs['phase']!r} not in {PHASES}")
-
-    if not nx.is_directed_acyclic_graph(graph):
+        _check_graph_attrs(where_g, graph.graph)
+    attrs_of = dict(graph.nodes(data=True))  # node id -> its attribute dict (no copies)
+    refs = _check_nodes(where_g, attrs_of, _path)
+    if refs:
+        _check_refs(where_g, attrs_of, refs)
+    suspects, entered = _check_edges(where_g, graph, attrs_of)
+    if any(u in entered and graph.succ[v] for u, v in suspects) and \
+            not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)
         raise ContractError(f"{where_g}: not acyclic, cycle through {cycle[:4]}")
     return graph
+
+
+def _check_graph_attrs(where: str, attrs: Mapping) -> None:
+    _check_attrs(where, attrs, schema.GRAPH_ATTRS)
+    if attrs["schema"] != SCHEMA_VERSION:
+        raise ContractError(f"{where}: schema {attrs['schema']} is not {SCHEMA_VERSION}")
+
+
+def _check_nodes(where_g: str, attrs_of: dict[Any, dict], path: str) -> list[str]:
+    """Attributes, keys, source orders and order uniqueness of every node; returns the nodes
+    that hold references, for _check_refs."""
+    keys: dict[str, Any] = {}
+    placed: dict[tuple[str, int], str] = {}
+    refs = []
+    for n, a in attrs_of.items():
+        if type(n) is not str or not _node_ok(a):  # the fast check said no: explain or pass
+            if not isinstance(n, str):
+                raise ContractError(f"{where_g} node {n!r}: node ids must be str")
+            _check_attrs(f"{where_g} node {n!r}", a, schema.NODE_ATTRS)
+        key, kind, order = a["key"], a["kind"], a["order"]
+        if keys.setdefault(key, n) != n:
+            raise ContractError(f"{where_g} node {n!r}: key {key!r} also used by node "
+                                f"{keys[key]!r}")
+        prefix = KEY_PREFIX.get(kind)
+        if prefix is not None and not key.startswith(prefix):
+            raise ContractError(f"{where_g} node {n!r}: key {key!r} of a {kind} must start "
+                                f"with {prefix!r}")
+        if kind in SOURCE_KINDS:
+            if order != -1:
+                raise ContractError(f"{where_g} node {n!r}: order {order} on a source ({kind}) "
+                                    "must be -1")
+        elif order >= 0 and placed.setdefault((a["phase"], order), n) != n:
+            raise ContractError(f"{where_g} node {n!r}: {a['phase']} order {order} also used "
+                                f"by node {placed[a['phase'], order]!r}")
+        if any(map(a.__contains__, _REF_ATTRS)):
+            refs.append(n)
+        if a.get("value"):
+            _check_summary(f"{where_g} node {n!r}", "value", a["value"])
+        if a.get("grad"):
+            _check_summary(f"{where_g} node {n!r}", "grad", a["grad"])
+        if "children" in a:
+            _check_children(f"{where_g} node {n!r}", n, a["children"], path)
+    return refs
+
+
+def _check_children(where: str, n: str, children: list, path: str) -> None:
+    for i, child in enumerate(children):
+        if not isinstance(child, dict) or not isinstance(child.get("graph"), nx.DiGraph):
+            raise ContractError(f"{where}: children[{i}] must be "
+                                "{'name': str, 'graph': DiGraph}")
+        validate(child["graph"], _path=f"{path}/{n}:{child.get('name', i)}")
+
+
+def _check_refs(where_g: str, attrs_of: dict[Any, dict], refs: list[str]) -> None:
+    """forward, backward, param and saved[].from name other nodes of this graph, and agree."""
+    def target(n: str, what: str, t: Any) -> dict:
+        found = attrs_of.get(t) if isinstance(t, str) else None
+        if found is None or t == n:
+            raise ContractError(f"{where_g} node {n!r}: {what} points to "
+                                f"{'itself' if t == n else f'missing node {t!r}'}")
+        return found
+
+    for n in refs:
+        a = attrs_of[n]
+        f = a.get("forward")
+        if f is not None and n not in target(n, "'forward'", f).get("backward", ()):
+            raise ContractError(f"{where_g} node {n!r}: 'forward' is {f!r} but that node's "
+                                "'backward' does not list it")
+        for b in a.get("backward", ()):
+            if target(n, "'backward'", b).get("forward") != n:
+                raise ContractError(f"{where_g} node {n!r}: 'backward' lists {b!r} whose "
+                                    "'forward' is not this node")
+        p = a.get("param")
+        if p is not None and target(n, "'param'", p)["kind"] not in SOURCE_KINDS:
+            raise ContractError(f"{where_g} node {n!r}: 'param' points to {p!r} of kind "
+                                f"{attrs_of[p]['kind']}, not a source (parameter, input, "
+                                "constant)")
+        for i, item in enumerate(a.get("saved", ())):
+            if not isinstance(item, dict):
+                raise ContractError(f"{where_g} node {n!r}: saved[{i}] must be a dict")
+            if item.get("from") is not None:
+                target(n, f"saved[{i}].from", item["from"])
+
+
+def _check_edges(where_g: str, graph: nx.DiGraph,
+                 attrs_of: dict[Any, dict]) -> tuple[list[tuple[str, str]], set]:
+    """Attributes, no edge into a parameter, order along edges. Returns the edges that do not
+    show themselves acyclic by going up in (phase, order), and the nodes some edge enters: an
+    edge out of a node nothing enters, or into one nothing leaves, lies on no cycle."""
+    suspects = []
+    entered: set = set()
+    enter = entered.add
+    for u, v, e in graph.edges(data=True):
+        if not _edge_ok(e):
+            _check_attrs(f"{where_g} edge {u!r} -> {v!r}", e, schema.EDGE_ATTRS)
+        enter(v)
+        av, au = attrs_of[v], attrs_of[u]
+        if av["kind"] == "parameter":
+            raise ContractError(f"{where_g} edge {u!r} -> {v!r}: no edge may end at a parameter "
+                                "(refer to it with 'param')")
+        ou, ov = au["order"], av["order"]
+        if ou >= 0 and ov >= 0:
+            pu, pv = au["phase"], av["phase"]
+            if pu == pv:
+                if ou >= ov:
+                    raise ContractError(f"{where_g} edge {u!r} -> {v!r}: goes from {pu} order "
+                                        f"{ou} to {ov}, not forward in execution order")
+                continue
+            if _PHASE_RANK[pu] < _PHASE_RANK[pv]:
+                continue
+        suspects.append((u, v))
+    return suspects, entered
 
 
 def structure_signature(graph: nx.DiGraph) -> tuple:

@@ -89,9 +89,10 @@ class Tf1Tracer:
                 v = by_handle.get(op.name)
                 name = (v.name[:-2] if v is not None and v.name.endswith(":0") else op.name)
                 out = op.outputs[0]
-                try:
-                    vshape = [-1 if d is None else d for d in op.get_attr("shape").as_list()]
-                    vdtype = op.get_attr("dtype").name
+                try:  # the attr is a TensorShapeProto: TensorShape reads it
+                    dims = self.tf.TensorShape(op.get_attr("shape")).as_list()
+                    vshape = [-1 if d is None else d for d in dims]
+                    vdtype = self.tf.as_dtype(op.get_attr("dtype")).name
                 except (ValueError, TypeError):
                     vshape, vdtype = shape_of(out), dtype_of(out)
                 spec.variables[op.name] = VarInfo(name, v is None or id(v) in trainable,

@@ -14,7 +14,8 @@ from typing import Any
 
 import networkx as nx
 
-from graphstage.tracers.tf_scopes import tidy_scopes
+from graphstage.tracers.schema import SOURCE_KINDS
+from graphstage.tracers.tf_scopes import is_variable, tidy_scopes
 
 # Op types that write a variable: the update phase's "update" nodes.
 _UPDATE_PREFIXES = ("Assign", "ResourceApply", "ResourceSparseApply", "ResourceScatter",
@@ -105,6 +106,13 @@ def is_grad_name(name: str) -> bool:
 def is_update_type(op_type: str) -> bool:
     """Whether an op type writes a variable (assignment or optimizer apply op)."""
     return op_type.startswith(_UPDATE_PREFIXES) and op_type not in ("AssertCardinalityDataset",)
+
+
+def _numbered(key: str, used: dict[str, int]) -> str:
+    """key the first time, then key#1, key#2 ... (a variable updated twice in one step)."""
+    n = used.get(key, 0)
+    used[key] = n + 1
+    return key if n == 0 else f"{key}#{n}"
 
 
 def _label(op_type: str, tensor: Any | None) -> str:
@@ -319,6 +327,7 @@ class Converter:
         shared = {n for n in dup if dup.count(n) > 1}
         param_first_read: dict[str, str] = {}
         param_used_phase: dict[str, str] = {}
+        keys_used: dict[str, int] = {}
 
         # Nodes --------------------------------------------------------------------------
         for op in ops:
@@ -333,8 +342,9 @@ class Converter:
                     var = spec.variables[root]
                     g.add_node(pid, label=var.name, op="VarHandleOp" if not self.fold
                                else "Variable", kind="parameter" if var.trainable else "constant",
-                               phase="forward", scope=_scope(var.name), order=0,
-                               key=f"param:{var.name}", shape=var.shape, dtype=var.dtype,
+                               phase="forward", scope=_scope(var.name), order=-1,
+                               key=f"{'param' if var.trainable else 'buffer'}:{var.name}",
+                               shape=var.shape, dtype=var.dtype,
                                device=op.device or self.device, name=var.name)
                     if var.trainable and root in spec.grad_tensors:
                         g.nodes[pid]["no_grad"] = spec.grad_tensors[root] is None
@@ -361,14 +371,21 @@ class Converter:
             p = "forward" if kind == "input" and not forced_phase else phase.get(n, "forward")
             self._add_op_node(g, op, kind, p, spec)
             attrs = g.nodes[n]
-            if kind == "update" and op.inputs:
-                src = roots.get(op.inputs[0].op.name)
+            if kind == "input":
+                attrs["key"] = f"input:{n}"
+            if kind == "update":
+                src = roots.get(op.inputs[0].op.name) if op.inputs else None
                 if src is not None:
                     attrs["param"] = node_of(src)
                     post_update.append((n, src))
+                ran = spec.executed is None or n in spec.executed  # TF1: not initializers
+                name = spec.variables[src].name if src and ran else n
+                attrs["key"] = _numbered(f"update:{name}", keys_used)
             if kind == "grad_acc":
                 src = grad_producer[n]
                 attrs["param"] = node_of(src) if src in roots else src
+                name = spec.variables[roots[src]].name if src in roots else src
+                attrs["key"] = _numbered(f"grad:{name}", keys_used)
             children = self._children(op, attrs["phase"], roots, spec, path)
             if children:
                 attrs["children"] = children
@@ -392,8 +409,7 @@ class Converter:
                 if not g.has_edge(u, v):
                     g.add_edge(u, v, role=role, phase=edge_phase, shape=shape_of(t),
                                dtype=dtype_of(t))
-                    p_attrs = g.nodes[u]
-                    if p_attrs["key"].startswith("param:"):
+                    if is_variable(g.nodes[u]):
                         cur = param_used_phase.get(u)
                         if cur is None or PHASE_RANK[pv] < PHASE_RANK[cur]:
                             param_used_phase[u] = pv
@@ -457,9 +473,7 @@ class Converter:
                        node_of: Any) -> None:
         forward_names = {n for n, p in phase.items() if p == "forward"} | set(roots)
         for n, attrs in g.nodes(data=True):
-            if attrs["phase"] != "backward" or attrs["kind"] in ("constant", "input"):
-                continue
-            if attrs["key"].startswith("param:"):
+            if attrs["phase"] != "backward" or attrs["kind"] in SOURCE_KINDS:
                 continue
             f = _forward_of(n, forward_names)
             if f is None:
@@ -482,13 +496,11 @@ class Converter:
                 continue
             seen.add(nid)
             attrs = g.nodes[nid]
-            if (executed is not None and not attrs["key"].startswith("param:")
-                    and nid not in executed):
-                attrs["order"] = -1
+            if attrs["kind"] in SOURCE_KINDS or (executed is not None and nid not in executed):
+                attrs["order"] = -1  # sources are never numbered; unexecuted ops did not run
                 continue
             attrs["order"] = counters[attrs["phase"]]
             counters[attrs["phase"]] += 1
-        # Parameters used only in a later phase keep a valid order in that phase.
         for nid in g.nodes:
             if nid not in seen:
                 g.nodes[nid]["order"] = -1

@@ -19,6 +19,13 @@ import re
 
 import networkx as nx
 
+VARIABLE_OPS = frozenset({"Variable", "VarHandleOp"})  # the op of tf_convert's variable nodes
+
+
+def is_variable(attrs: dict) -> bool:
+    """Whether a converted node stands for a tf.Variable (trainable or not), by its attributes."""
+    return attrs["op"] in VARIABLE_OPS and attrs["kind"] in ("parameter", "constant")
+
 
 class ScopeMap:
     """Raw TF scope -> readable scope, learnt from ops that read a layer's variables.
@@ -65,16 +72,16 @@ def tidy_scopes(g: nx.DiGraph, grad_component: re.Pattern) -> None:
     """Rewrite the `scope` of every op node of a converted graph (parameters keep theirs)."""
     scopes = ScopeMap()
     for n, a in g.nodes(data=True):
-        if a["key"].startswith("param:"):
+        if is_variable(a):
             continue
         for p in g.predecessors(n):
             pa = g.nodes[p]
-            if pa["key"].startswith("param:"):
-                scopes.learn(_scope(a.get("name", n)), _scope(pa["key"][6:]))
+            if is_variable(pa):
+                scopes.learn(_scope(a.get("name", n)), _scope(pa["name"]))
     forward_scope: dict[str, str] = {}
     grads: list[tuple[dict, list[str]]] = []
     for n, a in g.nodes(data=True):
-        if a["key"].startswith("param:"):
+        if is_variable(a):
             continue
         parts = a.get("name", n).split("/")
         idx = max((i for i, c in enumerate(parts[:-1]) if grad_component.match(c)), default=None)

@@ -18,6 +18,7 @@ import numpy as np
 
 from graphstage.tracers.contract import FULL_VALUE_LIMIT
 from graphstage.tracers.tf_convert import ValueSlot
+from graphstage.tracers.tf_scopes import is_variable
 
 AUTO_INTERMEDIATE_BUDGET = 1_000_000   # elements of intermediate outputs summarised per step
 AUTO_INTERMEDIATE_COUNT = 256          # intermediate tensors summarised per step
@@ -72,7 +73,7 @@ def choose_slots(slots: list[ValueSlot], nodes: dict[str, dict], policy: str,
     for s in slots:
         a = nodes.get(s.node, {})
         kind = a.get("kind", "op")
-        if s.attr == "grad" or kind in essential or a.get("key", "").startswith("param:"):
+        if s.attr == "grad" or kind in essential or bool(a and is_variable(a)):
             chosen.append(s)
         elif policy == "auto" and a.get("phase") in ("forward", "backward") and \
                 kind == "op" and s.dtype.startswith(("float", "bfloat")) and s.node not in skip:

@@ -546,6 +546,7 @@ class _Recorder:
             if r.grad_fn is not None:
                 todo.append((r.grad_fn, producer))
         saved_names: dict[type, list[str]] = {}
+        hooked: set[str] = set()  # once per backward call: a node run again takes its last index
         while todo:
             fn, parent = todo.pop()
             bid = self.bnode_of.get(fn)
@@ -553,6 +554,8 @@ class _Recorder:
                 bid = f"b{len(self.bnode_of)}"
                 self.bnode_of[fn] = bid
                 self.nodes[bid] = self._backward_attrs(fn, bid, seen_names, saved_names)
+            if bid not in hooked:
+                hooked.add(bid)
                 handles.append(fn.register_prehook(self._fired(bid)))
                 todo.extend((nxt, bid) for nxt, _ in fn.next_functions if nxt is not None)
             if parent is not None:
@@ -560,10 +563,9 @@ class _Recorder:
         return handles
 
     def _fired(self, bid: str) -> Callable:
-        def hook(grad_outputs: Any) -> None:
-            if self.nodes[bid]["order"] < 0:
-                self.nodes[bid]["order"] = self.backward_order
-                self.backward_order += 1
+        def hook(grad_outputs: Any) -> None:  # a node run again keeps its last run's index
+            self.nodes[bid]["order"] = self.backward_order
+            self.backward_order += 1
         return hook
 
     def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int], saved_names: dict) -> dict:
