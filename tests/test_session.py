@@ -52,7 +52,7 @@ def test_malformed_step_names_the_step(dyn):
     data = dyn.to_dict()
     data["steps"][2] = {"metrics": {}, "graph": {"nodes": [{"id": "x"}], "edges": []}}
     with pytest.raises(TraceFileError, match=r"^t\.json: step 2 is malformed: graph: missing "
-                       r"graph attribute 'schema'"):
+                       r"attribute 'schema'"):
         TraceSession.from_dict(data, "t.json")
     del data["steps"][1]["metrics"]
     with pytest.raises(TraceFileError, match=r"^t\.json: step 1 is malformed: 'metrics'"):

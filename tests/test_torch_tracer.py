@@ -289,3 +289,30 @@ def test_gan_step_keeps_every_forward_op_of_both_passes(models_dir):
     assert len(updates) == sum(1 for m in (ms.model, ms.extras["disc"])
                                for _ in m.parameters())
     assert g.graph["backward_calls"] == 2 and len(g.graph["losses"]) == 2
+
+
+def test_saved_bytes_match_saved_tensors_hooks(examples_dir):
+    """resnet18_torch: the bytes the trace says each backward node saved add up to what
+    torch.autograd.graph.saved_tensors_hooks sees packed during the same step."""
+    ms = load_script(examples_dir / "resnet18_torch.py")
+    packed = []
+
+    def pack(t):
+        packed.append(t.numel() * t.element_size())
+        return t
+
+    step = ms.step
+
+    def hooked_step():
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            return step()
+
+    ms.step = hooked_step
+    graph = torch_tracer.trace(ms, 1).graph(0)
+    traced = sum(a.get("saved_bytes", 0) for a in graph.nodes.values()
+                 if a["phase"] == "backward")
+    assert traced == sum(packed) and traced > 10_000_000
+    per_node = [a for a in graph.nodes.values() if a.get("saved_bytes")]
+    assert all(a["saved_bytes"] == sum(s["bytes"] for s in a["saved"]) for a in per_node)
+    outs = [a for a in graph.nodes.values() if a["phase"] == "forward" and a["order"] >= 0]
+    assert all(a["output_bytes"] > 0 for a in outs if a.get("shape"))

@@ -163,8 +163,12 @@ NODE_ATTRS = (
     Attr("backward", (list,), "forward nodes: ids of their backward nodes", ref="nodes"),
     Attr("param", (str, NONE), "`grad_acc` and `update` nodes: id of their parameter (or "
          "input, or state variable) node", ref="node"),
-    Attr("saved", (list,), "backward nodes: `{name, shape, dtype, from}` per "
+    Attr("saved", (list,), "backward nodes: `{name, shape, dtype, from, bytes}` per "
          "saved-for-backward tensor; `from` is the id of the node that produced it, or null"),
+    Attr("saved_bytes", (int,), "torch backward nodes: bytes of the tensors saved for them "
+         "during the forward pass (the memory backward keeps alive)", minimum=0),
+    Attr("output_bytes", (int,), "torch forward ops: bytes of the tensors the op returned",
+         minimum=0),
     Attr("ops", (list,), "`update` nodes: the elementary ops the update folds (`lerp_`, "
          "`addcdiv_`, ...)"),
     Attr("children", (list,), "nested graphs: `[{\"name\": str, \"graph\": DiGraph}]` (TF "

@@ -398,7 +398,7 @@ class _Recorder:
             "label": name, "op": name, "kind": "op", "phase": "forward", "scope": scope,
             "order": self.forward_order, "key": f"{ck}#{k}", "backward": [],
             "requires_grad": bool(first.requires_grad), "inplace": inplace,
-            **_meta(first),
+            "output_bytes": sum(_nbytes(t) for t in outs), **_meta(first),
         }
         self.forward_order += 1
         self.nodes[nid] = attrs
@@ -585,6 +585,7 @@ class _Recorder:
         attrs = {"label": op, "op": op, "kind": "op", "phase": "backward",
                  "scope": self.nodes[fwd]["scope"] if fwd else "", "order": -1,
                  "key": f"{base}/{op}#{n}", "forward": fwd, "saved": self._saved(fn, saved_names)}
+        attrs["saved_bytes"] = sum(s["bytes"] for s in attrs["saved"])
         if fwd:
             self.nodes[fwd]["backward"].append(bid)
         return attrs
@@ -601,10 +602,13 @@ class _Recorder:
                 v = getattr(fn, a)
             except RuntimeError:  # already freed by an earlier backward
                 continue
-            if isinstance(v, torch.Tensor):
-                src = self._producer(v)
-                out.append({"name": a[7:], "shape": list(v.shape), "dtype": _dtype(v),
-                            "from": src})
+            tensors = [v] if isinstance(v, torch.Tensor) else \
+                [t for t in v if isinstance(t, torch.Tensor)] if isinstance(v, (list, tuple)) \
+                else []
+            for j, t in enumerate(tensors):
+                name = a[7:] if len(tensors) == 1 else f"{a[7:]}[{j}]"
+                out.append({"name": name, "shape": list(t.shape), "dtype": _dtype(t),
+                            "from": self._producer(t), "bytes": _nbytes(t)})
         return out
 
     def _after_backward(self) -> None:
@@ -735,6 +739,11 @@ def _meta(t: torch.Tensor | None) -> dict:
     if t is None:
         return {}
     return {"shape": list(t.shape), "dtype": _dtype(t), "device": str(t.device)}
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    """Bytes of a tensor's elements (its view's numel, not its whole storage)."""
+    return t.numel() * t.element_size()
 
 
 def _edge_meta(t: torch.Tensor) -> dict:

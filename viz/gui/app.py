@@ -154,8 +154,7 @@ def _arm_screenshot(win, args: argparse.Namespace, code: list[int], expected: in
         if any(p.laying_out for p in win.panes):
             QTimer.singleShot(50, save_when_laid_out)
             return
-        if args.at is not None:
-            win.fit()   # show the whole pass that is animating
+        if args.at is not None:   # the opening camera stays: readable, not fit-to-everything
             for p in win.panes:
                 if p.player.schedule is not None:
                     p.player.seek(p.player.schedule.total * args.at)

@@ -1,10 +1,10 @@
 """The opening camera: a small graph fits whole; a big one opens readable at its start.
 
-A small graph (shown unfolded) fits the view when that keeps it at ``SMALL_FIT`` or more, so a toy
-model's whole step is in sight. A big graph (opened folded, or too big to fit) never opens at an
-unreadable fit: the view opens at the smallest zoom where every label is at least
-``READABLE_PX`` pixels, with the box that starts the forward pass near the top-left corner (the
-forward pass runs down from it, backward beside it).
+A small graph (shown unfolded) fits the view when its names stay at least ``READABLE_PX`` pixels
+tall, so a toy model's whole step is in sight; otherwise it opens at that zoom. A big graph
+(opened folded, or too big to fit) never opens at an unreadable fit: the view opens at the
+smallest zoom where every label is at least ``READABLE_PX`` pixels, with the box that starts the
+forward pass near the top-left corner (the forward pass runs down from it, backward beside it).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from PySide6.QtCore import QPointF
 from graphstage.viz.gui.theme import detail_font, label_font
 
 READABLE_PX = 9.0
-SMALL_FIT = 0.45   # the least zoom at which an unfolded small graph opens fitted
 MARGIN = 40.0   # view pixels between the start box and the viewport's corner
 
 
@@ -43,8 +42,13 @@ def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) ->
     canvas.fit()
     zoom = readable_zoom()
     fit = canvas.transform().m11()
-    if fit >= zoom or not canvas.nodes or (not folded and fit >= SMALL_FIT):
+    if fit >= zoom or not canvas.nodes:
         return
+    if not folded:  # a small graph: fit while its names stay readable, else just readable
+        names = READABLE_PX / label_font().pixelSize()
+        if fit >= names:
+            return
+        zoom = names
     canvas.stop_auto_fit()
     canvas.resetTransform()
     canvas.scale(zoom, zoom)
