@@ -316,3 +316,28 @@ def test_saved_bytes_match_saved_tensors_hooks(examples_dir):
     assert all(a["saved_bytes"] == sum(s["bytes"] for s in a["saved"]) for a in per_node)
     outs = [a for a in graph.nodes.values() if a["phase"] == "forward" and a["order"] >= 0]
     assert all(a["output_bytes"] > 0 for a in outs if a.get("shape"))
+
+
+def test_measured_durations_cover_the_step(examples_dir):
+    """resnet18_torch: at least 90 % of the ops that ran carry duration_us, and their sum is
+    within 0.5-2x of the same step run untraced, measured in the same process."""
+    import time
+
+    ms = load_script(examples_dir / "resnet18_torch.py")
+    ms.step()  # warm up
+    plain = []
+    for _ in range(3):
+        t = time.perf_counter()
+        ms.step()
+        plain.append(time.perf_counter() - t)
+    graph = torch_tracer.trace(ms, 1).graph(0)
+    ran = [a for a in graph.nodes.values() if a["order"] >= 0]
+    timed = [a for a in ran if "duration_us" in a]
+    assert len(timed) >= 0.9 * len(ran)
+    total_s = sum(a["duration_us"] for a in timed) / 1e6
+    untraced = sorted(plain)[1]
+    assert 0.5 * untraced <= total_s <= 2 * untraced, (total_s, untraced)
+    backward = sorted((a for a in timed if a["phase"] == "backward"),
+                      key=lambda a: a["order"])
+    assert all(a["start_us"] <= b["start_us"]
+               for a, b in zip(backward, backward[1:], strict=False))

@@ -167,6 +167,11 @@ NODE_ATTRS = (
          "saved-for-backward tensor; `from` is the id of the node that produced it, or null"),
     Attr("saved_bytes", (int,), "torch backward nodes: bytes of the tensors saved for them "
          "during the forward pass (the memory backward keeps alive)", minimum=0),
+    Attr("duration_us", (float,), "torch ops that ran: measured wall time in microseconds "
+         "(forward: the torch function call; backward: the autograd node from its pre- to its "
+         "post-hook; update: the sum of its elementary ops)", minimum=0),
+    Attr("start_us", (float,), "torch ops that ran: when it started, in microseconds from the "
+         "start of the step's recording"),
     Attr("output_bytes", (int,), "torch forward ops: bytes of the tensors the op returned",
          minimum=0),
     Attr("ops", (list,), "`update` nodes: the elementary ops the update folds (`lerp_`, "

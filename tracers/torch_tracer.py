@@ -185,7 +185,9 @@ class _Mode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        start = time.perf_counter_ns()
         out = func(*args, **kwargs)
+        self.rec.op_span = (start, time.perf_counter_ns())
         self.rec.on_op(func, args, kwargs, out)
         return out
 
@@ -217,6 +219,9 @@ class _Recorder:
         self.loss_nodes: list[str] = []
         self.output_nodes: set[str] = set()
         self.optimizer_seen = False
+        self.t0 = time.perf_counter_ns()                          # step start, for start_us
+        self.op_span = (self.t0, self.t0)                        # the op on_op is told about
+        self.backward_start: dict[str, int] = {}
         self._undo: list[Callable[[], None]] = []
         self._handles: list[Any] = []
         self._mode = _Mode(self)
@@ -398,7 +403,8 @@ class _Recorder:
             "label": name, "op": name, "kind": "op", "phase": "forward", "scope": scope,
             "order": self.forward_order, "key": f"{ck}#{k}", "backward": [],
             "requires_grad": bool(first.requires_grad), "inplace": inplace,
-            "output_bytes": sum(_nbytes(t) for t in outs), **_meta(first),
+            "output_bytes": sum(_nbytes(t) for t in outs), **self._timing(*self.op_span),
+            **_meta(first),
         }
         self.forward_order += 1
         self.nodes[nid] = attrs
@@ -435,9 +441,13 @@ class _Recorder:
             if upd is None:
                 upd = self.updates[pid] = {"ops": [], "order": self.update_order,
                                            "optimizer": type(self.in_optimizer).__name__
-                                           if self.in_optimizer else None}
+                                           if self.in_optimizer else None,
+                                           **self._timing(self.op_span[0], self.op_span[0])}
                 self.update_order += 1
             upd["ops"].append(name)
+            # an op updating several parameters at once (_foreach_*) is shared among them
+            share = (self.op_span[1] - self.op_span[0]) / 1e3 / len(owners)
+            upd["duration_us"] = round(upd["duration_us"] + share, 3)
 
     def _optim_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if not self.active:
@@ -557,13 +567,27 @@ class _Recorder:
             if bid not in hooked:
                 hooked.add(bid)
                 handles.append(fn.register_prehook(self._fired(bid)))
+                handles.append(fn.register_hook(self._finished(bid)))
                 todo.extend((nxt, bid) for nxt, _ in fn.next_functions if nxt is not None)
             if parent is not None:
                 self.edges.append((parent, bid, {"phase": "backward", "role": "gradient"}))
         return handles
 
+    def _timing(self, start_ns: int, end_ns: int) -> dict:
+        """start_us (from the step's start) and duration_us of a span of perf_counter_ns."""
+        return {"start_us": round((start_ns - self.t0) / 1e3, 3),
+                "duration_us": round((end_ns - start_ns) / 1e3, 3)}
+
+    def _finished(self, bid: str) -> Callable:
+        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
+            start = self.backward_start.get(bid)
+            if start is not None:
+                self.nodes[bid].update(self._timing(start, time.perf_counter_ns()))
+        return hook
+
     def _fired(self, bid: str) -> Callable:
         def hook(grad_outputs: Any) -> None:  # a node run again keeps its last run's index
+            self.backward_start[bid] = time.perf_counter_ns()
             self.nodes[bid]["order"] = self.backward_order
             self.backward_order += 1
         return hook
@@ -676,7 +700,8 @@ class _Recorder:
                 "label": f"{opt} {pname}", "op": f"{opt}.step" if upd["optimizer"] else "update",
                 "kind": "update", "phase": "update", "scope": self.nodes[pnode]["scope"],
                 "order": upd["order"], "key": f"update:{pname}", "param": pnode,
-                "ops": upd["ops"], **_meta(t),
+                "ops": upd["ops"], "start_us": upd["start_us"],
+                "duration_us": upd["duration_us"], **_meta(t),
             }
             acc = self.acc_of.get(pnode)
             if acc is not None:

@@ -31,6 +31,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="with --screenshot: show the animation at fraction F (0..1) of the step")
     ap.add_argument("--find", metavar="TEXT", help="search and highlight TEXT once loaded")
     ap.add_argument("--expand", action="store_true", help="open with every scope expanded")
+    ap.add_argument("--overlay", choices=("gradient", "activation", "time", "memory"),
+                    help="colour boxes by gradient or activation magnitude, measured time or "
+                    "memory")
     ap.add_argument("--size", default="1440x900", help="window size WxH (default 1440x900)")
     args = ap.parse_args(argv)
     if args.scene_json and not args.screenshot:
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         win.open_path(path, step=max(0, args.step - 1), compare=args.compare)
     if args.expand:
         win.loadFinished.connect(lambda _i: [p.controller.expand_all() for p in win.panes])
+    if args.overlay:
+        win.overlay.setCurrentText(args.overlay)
     if args.find:
         def find(_index: int) -> None:
             win.show_search()

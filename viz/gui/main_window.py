@@ -287,8 +287,10 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.depth)
         tb.addWidget(QLabel(" Overlay "))
         self.overlay = QComboBox()
-        self.overlay.addItems(["none", "gradient", "activation"])
-        self.overlay.setToolTip("Colour nodes by gradient or activation magnitude")
+        self.overlay.addItems(["none", "gradient", "activation", "time", "memory"])
+        self.overlay.setToolTip("Colour nodes by gradient or activation magnitude, measured "
+                                "time, or memory (saved for backward / output); collapsed "
+                                "groups show their ops' total time and memory")
         self.overlay.currentTextChanged.connect(self._overlay)
         tb.addWidget(self.overlay)
         tb.addSeparator()

@@ -14,7 +14,7 @@ from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.opening import opening_view
-from graphstage.viz.gui.summary import magnitudes, node_value_text, overlay_colors
+from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, build_display, describe_diff
 from graphstage.viz.gui.workers import LayoutWorker
@@ -191,10 +191,10 @@ class StagePane(QWidget):
             self.canvas.set_overlay(None)
             self.canvas.set_legend(None)
             return
+        title, combine = OVERLAYS.get(self.overlay, OVERLAYS["activation"])
         colors, lo, hi = overlay_colors(magnitudes(c.graph, self.overlay),
-                                        self.canvas.display.rep)
+                                        self.canvas.display.rep, combine)
         self.canvas.set_overlay(colors)
-        title = "gradient RMS" if self.overlay == "gradient" else "activation RMS"
         self.canvas.set_legend((title, lo, hi) if colors else None)
 
     def _value_text(self, node: str) -> str:

@@ -62,8 +62,25 @@ def _rms(s: dict | None) -> float | None:
     return float(s["norm"]) / math.sqrt(n)
 
 
+OVERLAYS = {  # mode -> (legend title, how a collapsed group combines its ops)
+    "gradient": ("gradient RMS", "max"),
+    "activation": ("activation RMS", "max"),
+    "time": ("time µs", "sum"),
+    "memory": ("bytes saved for backward / output", "sum"),
+}
+
+
 def magnitudes(graph: nx.DiGraph, mode: str) -> dict[str, float]:
-    """Per node id: RMS of the gradient ('gradient') or of the output value ('activation')."""
+    """Per node id: RMS of the gradient ('gradient') or of the output value ('activation'),
+    measured duration ('time'), or memory ('memory': bytes a backward node saved, bytes a
+    forward op returned)."""
+    if mode == "time":
+        return {n: float(a["duration_us"]) for n, a in graph.nodes(data=True)
+                if a.get("duration_us") is not None}
+    if mode == "memory":
+        return {n: float(a.get("saved_bytes", a.get("output_bytes", 0)))
+                for n, a in graph.nodes(data=True)
+                if a.get("saved_bytes") is not None or a.get("output_bytes") is not None}
     out: dict[str, float] = {}
     for n, a in graph.nodes(data=True):
         if mode == "gradient":
@@ -89,14 +106,16 @@ def ramp(t: float) -> QColor:
                            a.blueF() + (b.blueF() - a.blueF()) * f)
 
 
-def overlay_colors(mags: dict[str, float], rep: dict[str, str]) -> tuple[dict[str, QColor], float,
-                                                                          float]:
-    """Display key -> colour on a log scale, plus the (low, high) the legend shows."""
+def overlay_colors(mags: dict[str, float], rep: dict[str, str], combine: str = "max",
+                   ) -> tuple[dict[str, QColor], float, float]:
+    """Display key -> colour on a log scale, plus the (low, high) the legend shows. A collapsed
+    group takes its ops' largest value (``max``) or their total (``sum``: time, memory)."""
     per_key: dict[str, float] = {}
     for n, v in mags.items():
         k = rep.get(n)
         if k is not None:
-            per_key[k] = max(per_key.get(k, 0.0), v)
+            per_key[k] = per_key.get(k, 0.0) + v if combine == "sum" else \
+                max(per_key.get(k, 0.0), v)
     pos = [v for v in per_key.values() if v > 0]
     if not pos:
         return {}, 0.0, 0.0
