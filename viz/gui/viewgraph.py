@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from graphstage.viz.gui.naming import display_label, node_detail
+
 _SEP = re.compile(r"[/.]")
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
@@ -104,15 +106,6 @@ class DisplayGraph:
         return out
 
 
-def node_detail(attrs: dict) -> str:
-    """The second line of a box: op and output shape."""
-    shape = attrs.get("shape")
-    op = attrs.get("op", "")
-    if shape is not None:
-        return f"{op}  [{'×'.join(str(s) for s in shape)}]" if shape else f"{op}  scalar"
-    return op
-
-
 def all_scopes(graph: nx.DiGraph) -> set[str]:
     """Every scope (and enclosing scope) used by the graph's nodes."""
     out: set[str] = set()
@@ -136,6 +129,7 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
     the nested graphs (TF While bodies, If branches, called functions) of the `opened` boxes
     inline, each in a frame of its own under its op."""
     collapsed = set(collapsed)
+    capture = graph.graph.get("capture", "")
     nodes: dict[str, DisplayNode] = {}
     rep: dict[str, str] = {}
     for n, a in graph.nodes(data=True):
@@ -144,9 +138,8 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
             if collapsed else None
         if fold is None:
             key = a["key"]
-            label = " ".join((a.get("label") or n).split())   # TF labels may hold newlines
-            nodes[key] = DisplayNode(key, label, node_detail(a), a["kind"],
-                                     a["phase"], scope, [n])
+            nodes[key] = DisplayNode(key, display_label(graph, n, a), node_detail(a, capture),
+                                     a["kind"], a["phase"], scope, [n])
         else:
             key = group_key(a["phase"], fold)
             dn = nodes.get(key)
@@ -230,8 +223,8 @@ def _inline_children(attrs: dict, parent: DisplayNode, nodes: dict[str, DisplayN
         for n, a in cg.nodes(data=True):
             key = f"{parent.key}::{child.get('name', 'body')}::{a.get('key', n)}"
             ids[n] = key
-            label = " ".join((a.get("label") or n).split())
-            nodes[key] = DisplayNode(key, label, node_detail(a), a.get("kind", "op"),
+            nodes[key] = DisplayNode(key, display_label(cg, n, a), node_detail(a),
+                                     a.get("kind", "op"),
                                      parent.phase, frame, [], attrs=dict(a))
         for u, v, a in cg.edges(data=True):
             edges.setdefault((ids[u], ids[v]), DisplayEdge(ids[u], ids[v], a.get("role", "data"),
