@@ -60,7 +60,7 @@ def _work(args: argparse.Namespace, script_args: list[str], out: _Sender) -> Non
         session, ended = run_script(args.script, args.steps, script_args, finish=args.finish,
                                     on_step=out.steps)
         out.steps(session)
-        out.send("done", ended=ended)
+        out.send("done", ended=ended, meta=session.meta)
         return
     from graphstage.tracers.run import trace_script
 
@@ -68,7 +68,7 @@ def _work(args: argparse.Namespace, script_args: list[str], out: _Sender) -> Non
                            fold=False if args.raw else None, progress=out.progress,
                            on_step=out.steps)
     out.steps(session)
-    out.send("done", ended="")
+    out.send("done", ended="", meta=session.meta)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -154,6 +154,7 @@ class _Child:
                     if session is None:
                         raise TraceFailed(f"{name}: the trace produced no steps", self._tail(),
                                           None)
+                    session.meta.update(msg.get("meta") or {})  # what the tracer added last
                     session.meta.setdefault("ended", msg.get("ended", ""))
                     return session
         finally:

@@ -40,6 +40,7 @@ from graphstage.viz.gui.export import (
 from graphstage.viz.gui.inspector import InspectorPanel
 from graphstage.viz.gui.legend import make_legend_dock
 from graphstage.viz.gui.pane import StagePane
+from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
 from graphstage.viz.gui.timeline import TimelineWidget
 from graphstage.viz.gui.viewgraph import has_children
@@ -88,6 +89,12 @@ class MainWindow(QMainWindow):
         box = QVBoxLayout(central)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setContentsMargins(10, 6, 10, 6)
+        self.caption.setVisible(False)
+        self.caption_text = ""
+        box.addWidget(self.caption)
         box.addWidget(self.search_bar)
         box.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -407,6 +414,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _pane_shown(self, index: int, reason: str) -> None:
+        show_story(self, index, reason)
         if index == 0:
             self.timeline.set_step(self.pane.controller.step)
             if reason in ("load", "collapse"):

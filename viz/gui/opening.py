@@ -65,3 +65,24 @@ def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) ->
         x = max(r.left() - MARGIN / zoom, item.pos().x() - item.w / 2 - vw / 3) + vw / 2
     top = max(r.top() - MARGIN / zoom, item.pos().y() - item.h / 2 - 2 * MARGIN / zoom)
     canvas.centerOn(QPointF(x, top + vh / 2))
+
+
+def frame_nodes(canvas: Any, display: Any, nodes: list[str]) -> bool:
+    """Point the camera at the boxes showing these graph nodes: fitted when that keeps their
+    names readable, else at a readable zoom on their centre. False if none is drawn."""
+    keys = {display.rep.get(n) for n in nodes} - {None}
+    items = [canvas.nodes[k] for k in keys if k in canvas.nodes]
+    if not items:
+        return False
+    rect = items[0].sceneBoundingRect()
+    for it in items[1:]:
+        rect = rect.united(it.sceneBoundingRect())
+    rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    vp = canvas.viewport()
+    fit = min(vp.width() / max(rect.width(), 1.0), vp.height() / max(rect.height(), 1.0))
+    zoom = min(max(fit, READABLE_PX / label_font().pixelSize()), 1.0)
+    canvas.stop_auto_fit()
+    canvas.resetTransform()
+    canvas.scale(zoom, zoom)
+    canvas.centerOn(rect.center())
+    return True
