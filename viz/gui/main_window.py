@@ -39,6 +39,7 @@ from graphstage.viz.gui.export import (
 )
 from graphstage.viz.gui.inspector import InspectorPanel
 from graphstage.viz.gui.legend import make_legend_dock
+from graphstage.viz.gui.memory import MemoryCurveWidget
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
@@ -180,6 +181,10 @@ class MainWindow(QMainWindow):
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
         col.addWidget(self.timeline)
+        self.memory = MemoryCurveWidget(self.theme)
+        self.memory.setVisible(False)
+        self.memory.nodeRequested.connect(self._jump)
+        col.addWidget(self.memory)
         col.addWidget(self.diff_label)
         self.timeline_dock = QDockWidget("Steps", self)
         self.timeline_dock.setObjectName("timeline")
@@ -416,6 +421,7 @@ class MainWindow(QMainWindow):
     def _pane_shown(self, index: int, reason: str) -> None:
         show_story(self, index, reason)
         if index == 0:
+            self.memory.set_graph(self.pane.controller.graph)
             self.timeline.set_step(self.pane.controller.step)
             if reason in ("load", "collapse"):
                 self.depth.blockSignals(True)

@@ -66,7 +66,7 @@ OVERLAYS = {  # mode -> (legend title, how a collapsed group combines its ops)
     "gradient": ("gradient RMS", "max"),
     "activation": ("activation RMS", "max"),
     "time": ("time µs", "sum"),
-    "memory": ("bytes saved for backward / output", "sum"),
+    "memory": ("memory bytes", "sum"),
 }
 
 
