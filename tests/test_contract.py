@@ -83,7 +83,7 @@ def test_rule_graph_type():
 @pytest.mark.parametrize("spec", schema.NODE_ATTRS, ids=lambda s: s.name)
 def test_rule_attributes_every_declared_node_attribute_is_enforced(spec):
     g = tiny()
-    g.nodes["mul"][spec.name] = 1.5  # a float fits no node attribute's declaration
+    g.nodes["mul"][spec.name] = 1.5j  # a complex number fits no node attribute
     rejects(g, rf"node 'mul': attribute '{spec.name}' must be {re.escape(spec.type_text)}")
     if spec.required:
         del g.nodes["mul"][spec.name]

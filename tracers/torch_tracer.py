@@ -40,6 +40,7 @@ _SKIP = frozenset({
 # Tensor properties that are real ops (they create autograd nodes); other property reads are not.
 _OP_PROPERTIES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 _ALIAS_PROPERTIES = frozenset({"data", "grad"})
+_IDENTITY_MOVES = frozenset({"to", "cpu", "cuda", "contiguous", "type_as", "float"})
 _AMINMAX_FROM = 32_768  # elements: above this one aminmax pass beats amin + amax
 
 _DUNDER = {
@@ -222,6 +223,7 @@ class _Recorder:
         self.t0 = time.perf_counter_ns()                          # step start, for start_us
         self.op_span = (self.t0, self.t0)                        # the op on_op is told about
         self.backward_start: dict[str, int] = {}
+        self.batch: dict[int, str] = {}                          # DataLoader batch tensors
         self._undo: list[Callable[[], None]] = []
         self._handles: list[Any] = []
         self._mode = _Mode(self)
@@ -276,20 +278,30 @@ class _Recorder:
 
         autograd.backward, autograd.grad = backward, grad
         loader_iter = torch.utils.data.dataloader._BaseDataLoaderIter
-        real_next = loader_iter.__next__
+        real_next, real_init = loader_iter.__next__, loader_iter.__init__
 
         def next_batch(it):  # loading data is not the model: its ops are not recorded
             muted, self.muted = self.muted, True
             try:
-                return real_next(it)
+                batch = real_next(it)
+            finally:
+                self.muted = muted
+            for k, t in enumerate(_tensors(batch)):  # the batch's tensors read batch[0], ...
+                self.batch[id(t)] = f"batch[{k}]"
+            return batch
+
+        def new_iterator(it, *args, **kwargs):  # iter(loader) seeds its sampler with torch ops
+            muted, self.muted = self.muted, True
+            try:
+                real_init(it, *args, **kwargs)
             finally:
                 self.muted = muted
 
-        loader_iter.__next__ = next_batch
+        loader_iter.__next__, loader_iter.__init__ = next_batch, new_iterator
 
         def restore() -> None:
             autograd.backward, autograd.grad = real_backward, real_grad
-            loader_iter.__next__ = real_next
+            loader_iter.__next__, loader_iter.__init__ = real_next, real_init
 
         self._undo.append(restore)
         self._mode.__enter__()
@@ -368,6 +380,8 @@ class _Recorder:
         if not outs:
             return
         inputs = _tensors(args) + (_tensors(kwargs) if kwargs else [])
+        if name in _IDENTITY_MOVES and inputs and outs[0] is inputs[0]:
+            return  # .to(device) / .contiguous() that returned the tensor itself: no op ran
         if self.in_optimizer is not None or self.backward_done and self._is_update(inputs, outs):
             self._on_update_op(name, inputs, outs)
         else:
@@ -504,7 +518,8 @@ class _Recorder:
                                    "key": f"buffer:{bname}", "name": bname, **_meta(t)}
                 self._stats(self.nodes[nid], "value", t)
         else:
-            vname = self.names.inputs.get(tid) or f"input{sum(n[:3] == 'in:' for n in self.nodes)}"
+            vname = self.names.inputs.get(tid) or self.batch.get(tid) or \
+                f"input{sum(n[:3] == 'in:' for n in self.nodes)}"
             nid = f"in:{vname}"
             if nid not in self.nodes:
                 kind = "input" if t.numel() > 1 or vname in self.names.inputs.values() \
