@@ -66,3 +66,17 @@ def test_compare_is_side_by_side_with_banners(tmp_path):
     assert centre(right["items"], 0) > centre(left["items"], 0) + 300
     assert abs(centre(right["items"], 1) - centre(left["items"], 1)) < 300
     assert min(i["text_px"] for p in (left, right) for i in p["items"]) >= 9
+
+
+@pytest.mark.tf
+def test_retrace_is_said_with_its_reason():
+    """A tf.function fed batches of 8, 8, 16, 16, 8 rows: a retrace at step 3 (new input
+    signature, named), a switch back to the first graph at step 5, reuse in between."""
+    session = trace_script(ROOT / "tests" / "models" / "retrace_tf.py", 5)
+    banners = [step_banner(session, i) for i in range(5)]
+    assert banners[1] == banners[3] == "tf.function reused its traced graph: nothing was rebuilt"
+    assert banners[2].startswith("retraced: tf.function built a new graph for this call (new "
+                                 "input signature: argument 0 was TensorSpec(shape=(8, 4)")
+    assert banners[4].startswith("tf.function switched to the graph it traced earlier")
+    assert [bool(g.graph.get("retraced")) for g in session.steps] == [False, False, True, False,
+                                                                      False]

@@ -27,11 +27,16 @@ def step_banner(session: Any, step: int) -> str:
         return f"autograd rebuilt the graph this step: +{added} / −{removed} nodes vs step {step}"
     if g.graph.get("capture") == "tf1 graph":
         return "a TF1 graph, built once; Session.run executes it every step"
+    if g.graph.get("retraced"):
+        why = g.graph.get("retrace_reason")
+        return "retraced: tf.function built a new graph for this call" + (f" ({why})" if why
+                                                                           else "")
     if step == 0:
         return "tf.function traced this graph once; every later call reuses it"
     if same:
         return "tf.function reused its traced graph: nothing was rebuilt"
-    return "retraced: tf.function built a new graph for this call"
+    return ("tf.function switched to the graph it traced earlier for this input signature "
+            "(no retrace)")
 
 
 def layer_calls(graph: Any) -> Counter:

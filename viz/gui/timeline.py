@@ -21,6 +21,7 @@ class TimelineWidget(QWidget):
         self.losses: list[float | None] = []
         self.counts: list[int] = []
         self.changed: list[bool] = []
+        self.retraced: list[bool] = []
         self.step = 0
         self.setMinimumHeight(86)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -31,9 +32,11 @@ class TimelineWidget(QWidget):
         return QSize(600, 92)
 
     def set_data(self, losses: list[float | None], counts: list[int],
-                 changed: list[bool]) -> None:
-        """Per-step loss, node count and whether the structure changed from the step before."""
+                 changed: list[bool], retraced: list[bool] | None = None) -> None:
+        """Per-step loss, node count, whether the structure changed from the step before, and
+        whether TensorFlow retraced its function for that step (marked R)."""
         self.losses, self.counts, self.changed = losses, counts, changed
+        self.retraced = retraced or []
         self.update()
 
     def set_step(self, step: int) -> None:
@@ -87,6 +90,10 @@ class TimelineWidget(QWidget):
             if i < len(self.changed) and self.changed[i] and i > 0:
                 p.fillRect(QRectF(self._x(i) - slot * 0.35, r.bottom() + 2, slot * 0.7, 3),
                            t.added)
+            if i < len(self.retraced) and self.retraced[i]:
+                p.setPen(QColor("#c0392b"))
+                p.drawText(QRectF(self._x(i) - 8, r.top(), 16, 14),
+                           Qt.AlignmentFlag.AlignCenter, "R")
         vals = [v for v in self.losses if v is not None]
         if vals:
             lo, hi = min(vals), max(vals)

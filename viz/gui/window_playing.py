@@ -18,7 +18,8 @@ class PlayingMixin:
             return
         self.timeline.set_data([m.get("loss") for m in s.metrics],
                                [g.number_of_nodes() for g in s.steps],
-                               [not g.graph.get("same_as_previous", False) for g in s.steps])
+                               [not g.graph.get("same_as_previous", False) for g in s.steps],
+                               [bool(g.graph.get("retraced")) for g in s.steps])
         self.timeline.set_step(self.pane.controller.step)
 
     def _diff_text(self, text: str) -> None:
