@@ -52,6 +52,7 @@ class GraphSpec:
     optimizer_scopes: set[str] = field(default_factory=lambda: set(OPTIMIZER_SCOPES))
     executed: set[str] | None = None                              # TF1: ops Session.run runs
     exclude_prefix: str = "graphstage/"                           # ops the tracer itself added
+    keras_scopes: Any = None             # tf_keras_scopes.KerasScopes: the layer of each scope
 
 
 @dataclass
@@ -428,7 +429,7 @@ class Converter:
                                        a["device"]))
 
         self._link_backward(g, phase, roots, node_of)
-        tidy_scopes(g, _GRAD_COMPONENT)
+        tidy_scopes(g, _GRAD_COMPONENT, spec.keras_scopes, spec.optimizer_scopes)
         self._number(g, ops, node_of, spec.executed)
         return Template(graph=g, slots=slots, folded=folded if self.fold else {},
                         op_count=sum(1 for op in ops if not (self.fold and op.name in roots)),
