@@ -6,8 +6,9 @@
   data belongs to: each connected cluster of them takes the scope of the variable it writes,
   else the layer of the forward ops that read the same forward tensors (a custom gradient reads
   its layer's input), else of the gradient ops that consume it (an ``AddN`` accumulates the
-  gradient its consumer differentiates), else of its producers. A constant
-  named under an op (``sub_74/x``) or read by ops of one scope joins them.
+  gradient its consumer differentiates), else of its producers. Dead ones (``zeros_4``) join
+  the op after them. A constant named under an op (``sub_74/x``) or read by ops of one scope
+  joins them.
 - ``group_updates``: a Keras optimizer runs every variable's update in its one name scope
   (``adam/Mul_373``: about 7,300 of ResNet50's 12,875 ops). Each op there that only feeds the
   update of one trainable variable (directly or through the variable's slots, ``m`` and ``v``)
@@ -40,6 +41,7 @@ def attach_strays(g: nx.DiGraph, unplaced: set[str]) -> None:
         if scope:
             for m in cluster:
                 nodes[m]["scope"] = scope
+    _attach_dead(g, unplaced)
     for n, a in g.nodes(data=True):
         if a["op"] != "Const" or a["key"].startswith("param:"):
             continue
@@ -50,6 +52,25 @@ def attach_strays(g: nx.DiGraph, unplaced: set[str]) -> None:
             used = {nodes[s]["scope"] for s in g.successors(n)}
             if len(used) == 1:
                 a["scope"] = used.pop()
+
+
+def _attach_dead(g: nx.DiGraph, unplaced: set[str]) -> None:
+    """Dead top-level ops (zeros TensorFlow's gradient code makes for an unused output's
+    gradient, right before the custom gradient that ignores them) join the next placed op in
+    the graph's order (topological, ties in creation order)."""
+    nodes = g.nodes
+    order = list(g)
+    dead = {n for n in unplaced if not nodes[n]["scope"] and g.out_degree(n) == 0
+            and nodes[n]["kind"] in ("op", "constant") and nodes[n]["op"] != "NoOp"}
+    if not dead:
+        return
+    scope = ""
+    for n in reversed(order):
+        a = nodes[n]
+        if n in dead:
+            a["scope"] = scope
+        elif a["scope"] and a["op"] != "Const" and not a["key"].startswith("param:"):
+            scope = a["scope"]
 
 
 def _data(g: nx.DiGraph, u: str, v: str) -> bool:
@@ -116,6 +137,10 @@ def group_updates(g: nx.DiGraph, optimizers: set[str]) -> None:
     for p, a in g.nodes(data=True):
         if a["kind"] == "parameter" and p in writes:
             _claim(g, p, writes, in_opt, owner)
+    for n in in_opt - owner.keys():  # read one gradient and feed no update (dead Identity)
+        grads = {nodes[q].get("param") for q in g.predecessors(n) if nodes[q]["kind"] == "grad_acc"}
+        if len(grads) == 1 and (p := grads.pop()) in g:
+            owner[n] = p
     for n, p in owner.items():
         if p is None:
             continue
