@@ -10,8 +10,9 @@ issue 9: traced <= 1.15x untraced).
     .venv/bin/python benchmarks/tf_first_capture.py [--models MobileNetV2,ResNet50] [--rounds 2]
     .venv/bin/python benchmarks/tf_first_capture.py --profile MobileNetV2   # cProfile, traced
 
-Prints one JSON line per model: medians of the child's wall time (untraced_s, traced_s), their
-ratio, and the traced child's own split (import, setup, capture).
+Prints one JSON line per model: medians of the child's wall time (untraced_s, traced_s) and
+their ratio, the same for the child's CPU time (user + system; steadier than wall time on a
+shared machine), and the traced child's own split (import, setup, capture).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -94,14 +96,17 @@ def run_child(mode: str, path: Path, model: str, profile: Path | None = None) ->
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(CHILD)
     cmd += [f.name, mode, str(path)]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
     os.unlink(f.name)
     if res.returncode != 0:
         raise RuntimeError(f"{mode} {model} failed:\n{res.stderr[-3000:]}")
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("{")][-1]
-    return {"wall_s": wall, **json.loads(line)}
+    return {"wall_s": wall, "cpu_s": cpu, **json.loads(line)}
 
 
 def measure(model: str, rounds: int, path: Path) -> dict:
@@ -115,8 +120,11 @@ def measure(model: str, rounds: int, path: Path) -> dict:
            for k in ("import_s", "setup_s", "first_call_s")}
     p = statistics.median(r["wall_s"] for r in plain)
     q = statistics.median(r["wall_s"] for r in traced)
+    pc = statistics.median(r["cpu_s"] for r in plain)
+    qc = statistics.median(r["cpu_s"] for r in traced)
     return {"model": model, "rounds": rounds, "untraced_s": round(p, 2), "traced_s": round(q, 2),
-            "ratio": round(q / p, 3),
+            "ratio": round(q / p, 3), "untraced_cpu_s": round(pc, 2), "traced_cpu_s": round(qc, 2),
+            "cpu_ratio": round(qc / pc, 3),
             "untraced_first_call_s": round(statistics.median(r["first_call_s"] for r in plain),
                                            2),
             "traced_split_s": {k: round(v, 2) for k, v in med.items()},

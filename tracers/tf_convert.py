@@ -121,10 +121,27 @@ def _scope(name: str) -> str:
     return name.rsplit("/", 1)[0] if "/" in name else ""
 
 
+_FUNC_ATTRS_OF_TYPE: dict[str, tuple[str, ...]] = {}
+
+
+def _func_attr_names(op: Any) -> tuple[str, ...]:
+    """The function-valued attributes an op's type declares (looked up once per type: asking
+    every op for each attribute raises and catches thousands of errors on a big graph)."""
+    names = _FUNC_ATTRS_OF_TYPE.get(op.type)
+    if names is None:
+        try:
+            names = tuple(a.name for a in op.op_def.attr
+                          if a.name in _FUNC_ATTRS and "func" in a.type)
+        except Exception:  # noqa: BLE001 - no OpDef (e.g. a library function): ask them all
+            return _FUNC_ATTRS
+        _FUNC_ATTRS_OF_TYPE[op.type] = names
+    return names
+
+
 def function_attrs(op: Any) -> list[tuple[str, str]]:
     """(attribute, function name) pairs of an op that calls functions (While, If, Call ...)."""
     out = []
-    for attr in _FUNC_ATTRS:
+    for attr in _func_attr_names(op):
         try:
             val = op.get_attr(attr)
         except (ValueError, KeyError, TypeError):

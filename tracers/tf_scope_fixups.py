@@ -7,8 +7,8 @@
   else the layer of the forward ops that read the same forward tensors (a custom gradient reads
   its layer's input), else of the gradient ops that consume it (an ``AddN`` accumulates the
   gradient its consumer differentiates), else of its producers. Dead ones (``zeros_4``) join
-  the op after them. A constant named under an op (``sub_74/x``) or read by ops of one scope
-  joins them.
+  the op after them. A constant or captured input named under an op (``sub_74/x``,
+  ``net_1/dense_1/MatMul/a``) or read by ops of one scope joins them.
 - ``group_updates``: a Keras optimizer runs every variable's update in its one name scope
   (``adam/Mul_373``: about 7,300 of ResNet50's 12,875 ops). Each op there that only feeds the
   update of one trainable variable (directly or through the variable's slots, ``m`` and ``v``)
@@ -43,7 +43,7 @@ def attach_strays(g: nx.DiGraph, unplaced: set[str]) -> None:
                 nodes[m]["scope"] = scope
     _attach_dead(g, unplaced)
     for n, a in g.nodes(data=True):
-        if a["op"] != "Const" or a["key"].startswith("param:"):
+        if (a["op"] != "Const" and a["kind"] != "input") or a["key"].startswith("param:"):
             continue
         owner = a.get("name", n).rpartition("/")[0]
         if owner in g and nodes[owner]["scope"] != a["scope"]:

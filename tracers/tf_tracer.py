@@ -239,7 +239,7 @@ def _runtime_order(c: Captured, recorder: OrderRecorder) -> None:
     g = c.template.graph
     node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
     names = {op.name for op in c.cf.graph.get_operations()}
-    recorded = recorder.order(prefix="gs/", names=names)
+    recorded = recorder.order(prefix=c.runner.prefix, names=names)
     placed = apply_order(g, recorded, node_of) if recorded else 0
     g.graph["order_source"] = "runtime" if placed else "topological"
     g.graph["order_recorded_ops"] = placed
