@@ -66,12 +66,6 @@ class ScopeMap:
                 self.known[rk] = self._slot(rk, mapped, lc)
             mapped = self.known[rk]
 
-    def keras(self, raw: str) -> bool:
-        """Whether raw lies under a scope Keras opened (always False without records)."""
-        parts = raw.split("/")
-        return self.names is not None and any(
-            "/".join(parts[:k]) in self.names for k in range(1, len(parts) + 1))
-
     def _from_names(self, raw: str) -> str:
         assert self.names is not None
         parts = raw.split("/")
