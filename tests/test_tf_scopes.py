@@ -181,3 +181,56 @@ def test_optimizer_updates_are_grouped_per_variable(traced):
                    if not a["key"].startswith("param:")), scope
     moved = sum(upd[s] for s in upd if f"/{opt}/" in s)
     assert moved > 10 * upd[opt]
+
+
+PRETRACED = '''
+import tensorflow as tf
+
+FRAMEWORK = "tensorflow"
+
+
+class Net(tf.keras.Model):
+    def __init__(self):
+        super().__init__(name="net")
+        self.hidden = tf.keras.layers.Dense(6, name="hidden")
+        self.out = tf.keras.layers.Dense(1, name="out")
+
+    def call(self, x):
+        return self.out(tf.nn.relu(self.hidden(tf.nn.relu(self.hidden(x)))))
+
+
+def setup():
+    model = Net()
+    model.build((None, 6))
+    opt = tf.keras.optimizers.Adam(1e-3)
+    x, y = tf.random.normal((4, 6)), tf.random.normal((4, 1))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    step()  # TensorFlow traces it here, before the tracer can watch Keras' name scopes
+    return {"step": step, "model": model, "optimizer": opt}
+'''
+
+
+def test_scopes_learnt_from_variables_when_traced_before(tmp_path):
+    """Without Keras' records (the step was traced in setup()) a layer's scope is learnt from
+    the variables its ops read: each call of the shared layer is its own numbered scope beside
+    the variables, and Adam's updates are still grouped per variable."""
+    path = tmp_path / "pretraced_tf.py"
+    path.write_text(PRETRACED)
+    ms = load_script(path)
+    g = tf_tracer.trace(ms, 1).steps[0]
+    validate(g)
+    kernel = g.nodes["param:net/hidden/kernel"]
+    assert kernel["scope"] == "net/hidden"
+    calls = sorted(g.nodes[v]["scope"] for v in g.successors("param:net/hidden/kernel")
+                   if g.nodes[v]["op"] == "MatMul" and g.nodes[v]["phase"] == "forward")
+    assert calls == ["net/hidden", "net/hidden#1"]
+    upd = Counter(a["scope"] for _, a in g.nodes(data=True) if a["phase"] == "update")
+    assert max(upd.values()) <= 40 and upd["net/hidden/adam/kernel"] >= 10, upd.most_common(4)
