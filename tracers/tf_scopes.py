@@ -53,14 +53,22 @@ class ScopeMap:
         return slot if len(calls) == 1 else f"{slot}#{len(calls) - 1}"
 
     def learn(self, raw: str, layer: str) -> None:
-        """Evidence: an op in scope raw reads a variable of the layer at path layer."""
+        """Evidence: an op in scope raw reads a variable of the layer at path layer. Raw
+        components before the layer's path (a functional model's own scope, whose layers'
+        variables do not carry its name) are no scope level, like the traced model."""
         r, lp = raw.split("/"), layer.split("/")
-        if not layer or len(r) < len(lp) or not all(
-                rc == lc or (rc.startswith(lc + "_") and rc[len(lc) + 1:].isdigit())
-                for rc, lc in zip(r, lp, strict=False)):
+        if not layer:
             return
+        for i in range(len(r) - len(lp) + 1):
+            if all(rc == lc or (rc.startswith(lc + "_") and rc[len(lc) + 1:].isdigit())
+                   for rc, lc in zip(r[i:], lp, strict=False)):
+                break
+        else:
+            return
+        for k in range(1, i + 1):
+            self.known.setdefault("/".join(r[:k]), "")
         mapped = ""
-        for k, lc in enumerate(lp, start=1):
+        for k, lc in enumerate(lp, start=i + 1):
             rk = "/".join(r[:k])
             if rk not in self.known:
                 self.known[rk] = self._slot(rk, mapped, lc)
