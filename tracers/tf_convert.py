@@ -53,6 +53,7 @@ class GraphSpec:
     optimizer_scopes: set[str] = field(default_factory=lambda: set(OPTIMIZER_SCOPES))
     executed: set[str] | None = None                              # TF1: ops Session.run runs
     exclude_prefix: str = "graphstage/"                           # ops the tracer itself added
+    keras_scopes: Any = None             # tf_keras_scopes.KerasScopes: the layer of each scope
 
 
 @dataclass
@@ -128,10 +129,27 @@ def _scope(name: str) -> str:
     return name.rsplit("/", 1)[0] if "/" in name else ""
 
 
+_FUNC_ATTRS_OF_TYPE: dict[str, tuple[str, ...]] = {}
+
+
+def _func_attr_names(op: Any) -> tuple[str, ...]:
+    """The function-valued attributes an op's type declares (looked up once per type: asking
+    every op for each attribute raises and catches thousands of errors on a big graph)."""
+    names = _FUNC_ATTRS_OF_TYPE.get(op.type)
+    if names is None:
+        try:
+            names = tuple(a.name for a in op.op_def.attr
+                          if a.name in _FUNC_ATTRS and "func" in a.type)
+        except Exception:  # noqa: BLE001 - no OpDef (e.g. a library function): ask them all
+            return _FUNC_ATTRS
+        _FUNC_ATTRS_OF_TYPE[op.type] = names
+    return names
+
+
 def function_attrs(op: Any) -> list[tuple[str, str]]:
     """(attribute, function name) pairs of an op that calls functions (While, If, Call ...)."""
     out = []
-    for attr in _FUNC_ATTRS:
+    for attr in _func_attr_names(op):
         try:
             val = op.get_attr(attr)
         except (ValueError, KeyError, TypeError):
@@ -444,7 +462,7 @@ class Converter:
                                        a["device"]))
 
         self._link_backward(g, phase, roots, node_of)
-        tidy_scopes(g, _GRAD_COMPONENT)
+        tidy_scopes(g, _GRAD_COMPONENT, spec.keras_scopes, spec.optimizer_scopes)
         self._number(g, ops, node_of, spec.executed)
         return Template(graph=g, slots=slots, folded=folded if self.fold else {},
                         op_count=sum(1 for op in ops if not (self.fold and op.name in roots)),

@@ -203,6 +203,9 @@ class StepRunner:
                  post_dtypes: dict[str, str], reduce: bool = False) -> None:
         self.reduces = reduce
         self._args = (tf, cf, plan, post_dtypes)
+        self.prefix = "gs/"  # how the runner's function names the graph's ops
+        if not reduce and not post_dtypes and self._direct(tf, cf, plan):
+            return
         graph = cf.graph
         gdef = graph.as_graph_def()
         inputs = list(graph.inputs)
@@ -246,13 +249,58 @@ class StepRunner:
         self._call = (lambda args: flat_call(list(args), captured)) if flat_call else \
             (lambda args: self.fn(*args))
 
+    def _direct(self, tf: Any, cf: Any, plan: SummaryPlan) -> bool:
+        """The plain runner without a copy of the graph: the concrete function's own graph
+        made into a second function whose outputs add the planned tensors (TensorFlow's
+        graph-to-function step only; importing a copy costs seconds on a 10,000-op graph).
+        False where TensorFlow's internals differ (the import path is used then)."""
+        try:
+            from tensorflow.python.eager.polymorphic_function import atomic_function
+        except ImportError:  # pragma: no cover - TensorFlow moved it
+            return False
+        graph = cf.graph
+        outs = list(graph.outputs)
+        saved = graph.outputs
+        try:
+            fetch = [graph.get_tensor_by_name(n) for n in plan.tensors]
+            graph.outputs = outs + fetch
+            fn = atomic_function.from_func_graph(
+                f"{graph.name}_graphstage_{id(self)}", graph, {})
+        except Exception:  # noqa: BLE001 - any TF internals mismatch: take the import path
+            return False
+        finally:
+            graph.outputs = saved
+        n_out = len(outs)
+        captured = list(cf.captured_inputs)
+        np = _numpy()
+        empty = (np.zeros((len(_STATS), 0)), np.zeros((len(_MOMENTS), 0)), np.zeros(0))
+        self.fn = fn
+        self.prefix = ""
+        self.layout = [("raw", i, 0) for i in range(len(fetch))]
+        self.decoder = Decoder(plan, self.layout)
+
+        def call(args: list[Any]) -> tuple:
+            res = fn.call_flat(*args, *captured)
+            return (res[:n_out], *empty, res[n_out:])
+
+        self._call = call
+        return True
+
     def __call__(self, flat_args: list[Any]) -> tuple[Any, Fetched]:
         outs, stats, moments, full, raw = self._call(flat_args)
+        if not self.prefix:  # the direct runner: its summaries are numpy already
+            return outs, Fetched(stats, moments, full, raw, self.decoder)
         return outs, Fetched(stats.numpy(), moments.numpy(), full.numpy(), raw, self.decoder)
 
     def reducing(self) -> StepRunner:
         """The same runner with in-graph summaries (built on demand)."""
         return self if self.reduces else StepRunner(*self._args, reduce=True)
+
+
+def _numpy() -> Any:
+    import numpy
+
+    return numpy
 
 
 _STATS = ("min", "max", "sum", "norm")

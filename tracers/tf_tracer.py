@@ -31,7 +31,9 @@ from graphstage.tracers.tf_function import (
     describe,
     flatten_args,
     signature_reason,
+    tf_variable,
 )
+from graphstage.tracers.tf_keras_scopes import KerasScopeRecorder, keras_scopes
 from graphstage.tracers.tf_order import OrderRecorder, apply_order
 from graphstage.tracers.tf_values import (
     Fetched,
@@ -178,11 +180,15 @@ def _function_from_library(graph: Any, name: str) -> Any:
 
 
 def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[int, Any], *,
-            fold: bool, values: str) -> Captured:
+            fold: bool, values: str, scope_records: list | None = None) -> Captured:
     """Convert a concrete function and build its runner (done once per concrete function)."""
     t0 = time.perf_counter()
     info = describe(tf, cf, variables, records, ms.optimizer)
     _check_gradients(ms, info, cf, bool(records))
+    if scope_records:
+        var_names = {id(tf_variable(v).handle): info.spec.variables[h].name
+                     for h, v in info.var_by_handle_op.items()}
+        info.spec.keras_scopes = keras_scopes(scope_records, cf.graph, ms.model, var_names)
     conv = Converter(fold=fold, device=default_device(), resolve_function=_resolve_function(
         cf.graph))
     tmpl = conv.convert(cf.graph, info.spec)
@@ -233,7 +239,7 @@ def _runtime_order(c: Captured, recorder: OrderRecorder) -> None:
     g = c.template.graph
     node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
     names = {op.name for op in c.cf.graph.get_operations()}
-    recorded = recorder.order(prefix="gs/", names=names)
+    recorded = recorder.order(prefix=c.runner.prefix, names=names)
     placed = apply_order(g, recorded, node_of) if recorded else 0
     g.graph["order_source"] = "runtime" if placed else "topological"
     g.graph["order_recorded_ops"] = placed
@@ -344,6 +350,7 @@ class FunctionTracer:
         self.cache: dict[int, Captured] = {}
         self.prev_cf: Any = None
         self.last: Captured | None = None
+        self.scope_records: list = []
 
     def _args(self, i: int) -> tuple:
         a = self.target.args
@@ -351,14 +358,16 @@ class FunctionTracer:
         return tuple(a) if isinstance(a, (list, tuple)) else (a,)
 
     def concrete(self, args: tuple) -> tuple[Any, bool, list]:
-        """The concrete function these args run, whether it was newly traced, tape records."""
+        """The concrete function these args run, whether it was newly traced, tape records
+        (the Keras name scopes entered while tracing go to self.scope_records)."""
         fn = self.target.fn
         if self.target.static_args and self.prev_cf is not None:
             return self.prev_cf, False, []
         before = fn.experimental_get_tracing_count()
         try:
-            with TapeRecorder(self.tf) as rec:
+            with TapeRecorder(self.tf) as rec, KerasScopeRecorder(self.tf) as scopes:
                 cf = fn.get_concrete_function(*args)
+            self.scope_records = scopes.records
         except ScriptError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's function failed to trace
@@ -374,7 +383,8 @@ class FunctionTracer:
         c = self.cache.get(id(cf))
         if c is None or c.cf is not cf:
             c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
-                        values=self.values)
+                        values=self.values, scope_records=self.scope_records)
+            self.scope_records = []  # they hold the graph and its layers
             self.cache[id(cf)] = c
         flat = flatten_args(self.tf, args, c.info.n_args) if c.info.n_args else []
         reused = self.prev_cf is cf
