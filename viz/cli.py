@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--format", default="svg", choices=("svg", "png", "pdf", "dot"))
     e.add_argument("--collapse-depth", type=int, default=None,
-                   help="collapse scopes deeper than N (default: automatic for big graphs)")
+                   help="collapse scopes deeper than N (default: graphs over 400 nodes fold "
+                        "like the app's opening view)")
+    e.add_argument("--expand-all", action="store_true",
+                   help="draw every op, however big (use --format svg for full graphs; PNGs are "
+                        "capped at 8,000 px a side)")
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
     _tf_options(e)
     e.set_defaults(func=cmd_export)
@@ -119,7 +123,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = _Progress(f"exporting {args.format}")
     paths = export_session(session, out_dir, args.format, progress=bar.update,
-                           collapse_depth=args.collapse_depth)
+                           collapse_depth=args.collapse_depth, expand_all=args.expand_all)
     bar.done()
     print(f"{out_dir}: {len(paths)} {args.format} file(s) of {session.model}")
     return 0

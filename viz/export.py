@@ -1,9 +1,11 @@
 """Headless export of step graphs to SVG, PNG, PDF or DOT files through Graphviz.
 
 Works with either engine that :func:`viz.graphviz.find_engine` finds. Graphs over
-:data:`viz.dot.MAX_NODES` boxes are collapsed by scope automatically so they still lay out in one
-piece; PDF comes from ``dot -Tpdf`` or, when the engine cannot write PDF (graphviz-pure), from
-the SVG through Qt's SVG renderer. docs/export.md is the user-facing description.
+:data:`MAX_NODES` nodes are folded by scope to about :data:`viz.dot.FOLD_BOXES` boxes, like the
+app's opening view (``collapse_depth`` picks a uniform depth, ``expand_all`` draws every op; SVG
+suits full graphs); PNG images are at most :data:`PNG_MAX_SIDE` pixels on their long side. PDF
+comes from ``dot -Tpdf`` or, when the engine cannot write PDF (graphviz-pure), from the SVG
+through Qt's SVG renderer. docs/export.md is the user-facing description.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from typing import Any
 import networkx as nx
 
 from graphstage.viz import graphviz, qtrender
-from graphstage.viz.dot import MAX_NODES, auto_collapse_depth, collapsed_size, to_dot
+from graphstage.viz.dot import (
+    FOLD_ABOVE,
+    FOLD_BOXES,
+    collapsed_size,
+    fold_scopes,
+    folded_size,
+    to_dot,
+)
 from graphstage.viz.graphviz import Engine, GraphvizError
 
 FORMATS = ("svg", "png", "pdf", "dot")
+MAX_NODES = FOLD_ABOVE  # more nodes than this: folded (unless collapse_depth or expand_all)
 PNG_DPI = 120
-PNG_MAX_SIDE = 16000        # pixels; Graphviz shrinks the drawing to fit
-PNG_MAX_PIXELS = 60_000_000  # about 240 MB of RGBA; larger drawings are re-rendered at lower dpi
+PNG_MAX_SIDE = 8000         # pixels on the long side; Graphviz shrinks the drawing to fit
+PNG_MAX_PIXELS = 40_000_000  # about 160 MB of RGBA; larger drawings are re-rendered at lower dpi
 PDF_MAX_SIDE_IN = 200       # the PDF page size limit most viewers accept
 TIMEOUT_S = 300.0
 
@@ -51,14 +61,14 @@ def _render(source: str, fmt: str, engine: Engine, timeout: float, hint: str) ->
         raise GraphvizError(f"{exc}; {hint}") from None
 
 
-def _collapse_hint(graph: nx.DiGraph, depth: int | None) -> str:
+def _collapse_hint(graph: nx.DiGraph, depth: int | None, boxes: int) -> str:
     smaller = 0 if depth is None else max(0, depth - 1)
-    now, then = collapsed_size(graph, depth), collapsed_size(graph, smaller)
-    if then >= now:
+    then = collapsed_size(graph, smaller)
+    if then >= boxes:
         return ("the graph is too big to lay out even with its scopes collapsed: export a "
                 "smaller part of the model or trace a smaller configuration")
     return (f"try collapse_depth={smaller} (CLI: --collapse-depth {smaller}) to draw {then:,} "
-            f"boxes instead of {now:,}")
+            f"boxes instead of {boxes:,}")
 
 
 def step_source(
@@ -66,25 +76,31 @@ def step_source(
     *,
     diff: Any = None,
     collapse_depth: int | None = None,
+    expand_all: bool = False,
     previous_step: int | None = None,
     graph_attrs: dict[str, str] | None = None,
-) -> tuple[str, int | None]:
-    """DOT source for a step, auto-collapsing graphs too big to lay out; returns (source, depth)."""
+) -> tuple[str, int | None, int]:
+    """DOT source for a step, folding graphs over MAX_NODES nodes unless a depth or expand_all
+    is given; returns (source, collapse depth, boxes drawn)."""
     notes = []
-    if collapse_depth is None:
-        collapse_depth = auto_collapse_depth(graph, MAX_NODES)
-        if collapse_depth is not None:
-            notes.append(f"{graph.number_of_nodes():,} nodes: scopes below depth "
-                         f"{collapse_depth} collapsed automatically to "
-                         f"{collapsed_size(graph, collapse_depth):,} boxes "
-                         "(choose with collapse_depth / --collapse-depth)")
-    elif collapsed_size(graph, collapse_depth) < graph.number_of_nodes():
-        notes.append(f"scopes below depth {collapse_depth} collapsed: "
-                     f"{graph.number_of_nodes():,} nodes in "
-                     f"{collapsed_size(graph, collapse_depth):,} boxes")
+    n = graph.number_of_nodes()
+    folded = None
+    if expand_all:
+        collapse_depth, boxes = None, n
+    elif collapse_depth is None and n > MAX_NODES:
+        folded = fold_scopes(graph, min(FOLD_BOXES, MAX_NODES))
+        boxes = folded_size(graph, folded)
+        notes.append(f"{n:,} nodes: scopes collapsed automatically to {boxes:,} boxes like the "
+                     "app's opening view (choose a depth with --collapse-depth, or draw every "
+                     "op with --expand-all, best as SVG)")
+    else:
+        boxes = collapsed_size(graph, collapse_depth)
+        if boxes < n:
+            notes.append(f"scopes below depth {collapse_depth} collapsed: {n:,} nodes in "
+                         f"{boxes:,} boxes")
     source = to_dot(graph, diff=diff, collapse_depth=collapse_depth, notes=notes,
-                    previous_step=previous_step, graph_attrs=graph_attrs)
-    return source, collapse_depth
+                    previous_step=previous_step, graph_attrs=graph_attrs, folded=folded)
+    return source, collapse_depth, boxes
 
 
 def export_step(
@@ -98,8 +114,12 @@ def export_step(
     previous_step: int | None = None,
     dpi: int = PNG_DPI,
     timeout: float = TIMEOUT_S,
+    expand_all: bool = False,
 ) -> Path:
     """Write one step graph as svg, png, pdf or dot (``fmt`` defaults to the path's suffix).
+
+    Graphs over MAX_NODES nodes are folded like the app's opening view unless
+    ``collapse_depth`` or ``expand_all`` says otherwise; PNGs are at most PNG_MAX_SIDE px.
 
     ``engine`` is an Engine, 'dot' or 'graphviz-pure' (default: find_engine's choice). Raises
     GraphvizError with a one-line message when the engine is missing, fails or times out.
@@ -120,12 +140,13 @@ def export_step(
         attrs = {"dpi": str(dpi), "size": f"{PNG_MAX_SIDE / dpi:.2f},{PNG_MAX_SIDE / dpi:.2f}"}
     elif fmt == "pdf":
         attrs = {"size": f"{PDF_MAX_SIDE_IN},{PDF_MAX_SIDE_IN}"}
-    source, depth = step_source(graph, diff=diff, collapse_depth=collapse_depth,
-                                previous_step=previous_step, graph_attrs=attrs)
+    source, depth, boxes = step_source(graph, diff=diff, collapse_depth=collapse_depth,
+                                       expand_all=expand_all, previous_step=previous_step,
+                                       graph_attrs=attrs)
     if eng is None:
         data = source.encode("utf-8")
     else:
-        hint = _collapse_hint(graph, depth)
+        hint = _collapse_hint(graph, depth, boxes)
         if via_qt:
             svg = _render(source, "svg", eng, timeout, hint)
             data = (qtrender.svg_to_png(svg, dpi, PNG_MAX_SIDE, PNG_MAX_PIXELS) if fmt == "png"
@@ -136,8 +157,9 @@ def export_step(
             if width * height > PNG_MAX_PIXELS:
                 attrs["dpi"] = str(max(24, int(dpi * math.sqrt(PNG_MAX_PIXELS
                                                                 / (width * height)))))
-                source, _ = step_source(graph, diff=diff, collapse_depth=depth,
-                                        previous_step=previous_step, graph_attrs=attrs)
+                source, _, _ = step_source(graph, diff=diff, collapse_depth=collapse_depth,
+                                           expand_all=expand_all,
+                                           previous_step=previous_step, graph_attrs=attrs)
                 data = _render(source, "png", eng, timeout, hint)
         else:
             data = _render(source, fmt, eng, timeout, hint)
@@ -157,6 +179,7 @@ def export_session(
     *,
     collapse_depth: int | None = None,
     engine: Engine | str | None = None,
+    expand_all: bool = False,
 ) -> list[Path]:
     """Write one file per step (step_0003.svg...), each marked with its diff vs the step before.
 
@@ -176,7 +199,7 @@ def export_session(
         written.append(export_step(graph, target, fmt,
                                    diff=session.diff(i) if i > 0 else None,
                                    previous_step=previous, collapse_depth=collapse_depth,
-                                   engine=eng))
+                                   engine=eng, expand_all=expand_all))
         if progress:
             progress(done, len(indices), f"wrote {target.name}")
     return written

@@ -86,11 +86,14 @@ class GraphCanvas(QGraphicsView):
         self.clock = clock
         self.theme = theme
         self.setScene(QGraphicsScene(self))
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        # repaint only the boxes that changed: a playing step lights a few scattered boxes per
+        # frame, and their bounding rect would be most of a fitted big graph
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -243,6 +246,17 @@ class GraphCanvas(QGraphicsView):
             if it is not None:
                 it.set_state(s)
 
+    def set_progress(self, progress: dict[str, tuple[int, int] | None]) -> None:
+        """Show (ops run, ops) in playing group boxes; None or an empty dict clears."""
+        if not progress:
+            for it in self.nodes.values():
+                it.set_flag("progress", None)
+            return
+        for k, p in progress.items():
+            it = self.nodes.get(k)
+            if it is not None:
+                it.set_flag("progress", p)
+
     def _pulses_hide(self) -> None:
         for p in self._pulses:
             p.setVisible(False)
@@ -258,7 +272,7 @@ class GraphCanvas(QGraphicsView):
                 item.setVisible(False)
                 continue
             item.set_color(self.theme.phase.get(phase, self.theme.highlight))
-            item.setPos(e.path().pointAtPercent(min(1.0, max(0.0, frac))))
+            item.setPos(e.spline().pointAtPercent(min(1.0, max(0.0, frac))))
             item.setVisible(True)
         for item in self._pulses[len(pulses):]:
             if item.isVisible():

@@ -47,8 +47,27 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
     return float(min(MAX_W, max(MIN_W, math.ceil(w) + PAD))), float(GROUP_H if group else NODE_H)
 
 
-class NodeItem(QGraphicsItem):
-    """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state."""
+# Level of detail: text is drawn only where it is at least this tall on screen; below
+# LOD_SIMPLE boxes are plain rectangles, edges straight lines, and nothing has a shadow.
+MIN_TEXT_PX = 6.0
+TITLE_PX = 9.0          # group and scope titles are drawn at least this tall (when they fit)
+LOD_SIMPLE = 0.3
+LOD_ARROWS = 0.2
+
+
+def screen_scale(painter: QPainter, option: QStyleOptionGraphicsItem) -> float:
+    """Scene-to-screen scale of the current paint (1.0 at 100 % zoom)."""
+    return option.levelOfDetailFromTransform(painter.worldTransform())
+
+
+class NodeItem(QGraphicsPathItem):
+    """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state.
+
+    Its bounding rect comes from Qt (a path item), so the scene finds exposed boxes without
+    calling into Python; paint() draws less as the zoom drops (see MIN_TEXT_PX, LOD_SIMPLE).
+    """
+
+    MARGIN = 7.0
 
     def __init__(self, key: str, label: str, detail: str, kind: str, phase: str,
                  w: float, h: float, theme: Theme) -> None:
@@ -59,20 +78,20 @@ class NodeItem(QGraphicsItem):
         self.highlighted = False       # search match
         self.added = False             # new in this step (diff marker)
         self.overlay: QColor | None = None
+        self.progress: tuple[int, int] | None = None   # (ops run, ops) while a group plays
+        self.drew_text = False         # whether the last paint drew the label (level of detail)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(2)
         self.setToolTip(f"{label}\n{detail}\nkey: {key}")
         self._shape = self._outline()
+        self.setPath(self._shape)
+        # the pen only sizes the bounding rect (glow and shadow margin); paint() draws
+        self.setPen(QPen(Qt.GlobalColor.transparent, 2 * self.MARGIN))
 
     @property
     def is_group(self) -> bool:
         return self.kind == "group"
-
-    def boundingRect(self) -> QRectF:
-        m = 7.0
-        return QRectF(-self.w / 2 - m, -self.h / 2 - m, self.w + 2 * m, self.h + 2 * m)
 
     def shape(self) -> QPainterPath:
         return self._shape
@@ -109,25 +128,33 @@ class NodeItem(QGraphicsItem):
             self.update()
 
     def set_flag(self, name: str, value: object) -> None:
-        """Set highlighted / added / overlay and repaint if it changed."""
+        """Set highlighted / added / overlay / progress and repaint if it changed."""
         if getattr(self, name) != value:
             setattr(self, name, value)
             self.update()
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def _colors(self) -> tuple[QColor, QColor, QColor]:
+        """(hue, fill, text) for the current state and overlay."""
         t = self.theme
         hue = t.hue(self.kind, self.phase)
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if self.overlay is not None:
-            fill, text = self.overlay, _contrast(self.overlay)
-        elif self.state == "active":
-            fill, text = hue, QColor("white")
-        elif self.state == "done":
-            fill, text = t.tint(hue, 0.42 if t.dark else 0.30), t.text
-        else:
-            fill, text = t.tint(hue, 0.16 if t.dark else 0.09), t.text
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
+            return hue, self.overlay, _contrast(self.overlay)
+        if self.state == "active":
+            return hue, hue, QColor("white")
+        if self.state == "done":
+            return hue, t.tint(hue, 0.42 if t.dark else 0.30), t.text
+        return hue, t.tint(hue, 0.16 if t.dark else 0.09), t.text
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        lod = screen_scale(painter, option)
+        hue, fill, text = self._colors()
+        self.drew_text = False
+        if lod < LOD_SIMPLE:
+            self._paint_simple(painter, lod, hue, fill, text)
+            return
+        t = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if self.state == "active":
             glow = QColor(hue)
             glow.setAlpha(90)
@@ -135,10 +162,9 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._shape)
         if self.is_group:
-            back = QPainterPath(self._shape)
             painter.setPen(QPen(hue, 1.2))
             painter.setBrush(t.tint(hue, 0.05))
-            painter.drawPath(back.translated(4, 4))
+            painter.drawPath(self._shape.translated(4, 4))
         pen = QPen(hue, 2.2 if self.kind in ("parameter", "loss", "group") else 1.3)
         if self.kind in ("grad_acc", "constant"):
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -150,34 +176,88 @@ class NodeItem(QGraphicsItem):
         if self.highlighted:
             painter.setPen(QPen(t.highlight, 3.5))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(self.boundingRect().adjusted(2, 2, -2, -2), 9, 9)
+            painter.drawRoundedRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+                                    .adjusted(-5, -5, 5, 5), 9, 9)
         if self.added:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.added)
-            painter.drawEllipse(QPointF(self.w / 2 - 2, -self.h / 2 + 2), 6.5, 6.5)
-            painter.setPen(QPen(QColor("white"), 1.8))
-            c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
-            painter.drawLine(c + QPointF(-3.5, 0), c + QPointF(3.5, 0))
-            painter.drawLine(c + QPointF(0, -3.5), c + QPointF(0, 3.5))
-        if lod < 0.28:
+            self._paint_added(painter)
+        self._paint_progress(painter, lod, hue)
+        if self.is_group and 12 * lod < TITLE_PX:
+            self._paint_title(painter, lod, text)
+        elif 12 * lod >= MIN_TEXT_PX:
+            self._paint_text(painter, lod, text)
+
+    def _paint_simple(self, painter: QPainter, lod: float, hue: QColor, fill: QColor,
+                      text: QColor) -> None:
+        """Far away: a plain rectangle in the state's colour (a group keeps its title)."""
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        edge = self.theme.highlight if (self.highlighted or self.isSelected()) else hue
+        painter.setPen(QPen(edge, 0) if lod > 0.08 or self.highlighted else
+                       Qt.PenStyle.NoPen)
+        painter.setBrush(hue if self.state == "active" and self.overlay is None else fill)
+        painter.drawRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h))
+        self._paint_progress(painter, lod, hue)
+        if self.is_group:
+            self._paint_title(painter, lod, text)
+
+    def _paint_added(self, painter: QPainter) -> None:
+        c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.theme.added)
+        painter.drawEllipse(c, 6.5, 6.5)
+        painter.setPen(QPen(QColor("white"), 1.8))
+        painter.drawLine(c + QPointF(-3.5, 0), c + QPointF(3.5, 0))
+        painter.drawLine(c + QPointF(0, -3.5), c + QPointF(0, 3.5))
+
+    def _paint_progress(self, painter: QPainter, lod: float, hue: QColor) -> None:
+        """A playing group's fill bar along its bottom edge (ops run / ops)."""
+        if self.progress is None:
             return
+        done, total = self.progress
+        bar_h = min(max(3.0, 3.0 / max(lod, 1e-3)), self.h / 3)
+        r = QRectF(-self.w / 2 + 4, self.h / 2 - 1.5 - bar_h, self.w - 8, bar_h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        back = QColor(self.theme.background)
+        back.setAlpha(200)
+        painter.setBrush(back)
+        painter.drawRect(r)
+        painter.setBrush(self.theme.tint(hue, 0.85) if self.state == "active" else hue)
+        painter.drawRect(QRectF(r.left(), r.top(), r.width() * done / max(total, 1), r.height()))
+
+    def _paint_title(self, painter: QPainter, lod: float, text: QColor) -> None:
+        """A group's name at least TITLE_PX tall on screen, if it fits inside the box."""
+        size = TITLE_PX / max(lod, 1e-3)
+        if size > self.h * 0.62 or self.w * lod < 24:
+            return
+        f = label_font()
+        f.setPixelSize(max(1, round(size)))
+        painter.setFont(f)
+        painter.setPen(text)
+        label = QFontMetricsF(f).elidedText(self.label, Qt.TextElideMode.ElideMiddle,
+                                            self.w - 6)
+        painter.drawText(QRectF(-self.w / 2, -self.h / 2, self.w, self.h * 0.8),
+                         Qt.AlignmentFlag.AlignCenter, label)
+        self.drew_text = True
+
+    def _paint_text(self, painter: QPainter, lod: float, text: QColor) -> None:
         lf, df = _metrics()
         inner = self.w - PAD + 4
-        label = self.label
         painter.setPen(text)
         painter.setFont(label_font())
         top = -self.h / 2
-        if self.is_group:
-            label = "▸ " + label
+        label = "▸ " + self.label if self.is_group else self.label
         label = lf.elidedText(label, Qt.TextElideMode.ElideMiddle, inner)
         painter.drawText(QRectF(-self.w / 2, top + 4, self.w, 18),
                          Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, label)
-        if self.detail:
+        self.drew_text = True
+        detail = self.detail
+        if self.progress is not None:
+            detail = f"{self.progress[0]}/{self.progress[1]} ops"
+        if detail and 10 * lod >= MIN_TEXT_PX:
             sub = QColor(text)
             sub.setAlphaF(0.72)
             painter.setPen(sub)
             painter.setFont(detail_font())
-            detail = df.elidedText(self.detail, Qt.TextElideMode.ElideRight, inner)
+            detail = df.elidedText(detail, Qt.TextElideMode.ElideRight, inner)
             painter.drawText(QRectF(-self.w / 2, top + 20, self.w, 14),
                              Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, detail)
 
@@ -201,6 +281,8 @@ class EdgeItem(QGraphicsPathItem):
         shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
         self.setToolTip(f"{role} ({phase})\ntensor: [{shp}]\n{key[0]} → {key[1]}")
         self._arrow = QPolygonF()
+        self._line = (QPointF(), QPointF())
+        self._spline = QPainterPath()
         self.set_points(points)
         self._restyle()
 
@@ -241,24 +323,43 @@ class EdgeItem(QGraphicsPathItem):
                 end, tipp = prev, end
             path.lineTo(end)
             self._arrow = _arrowhead(end, tipp)
+            self._line = (QPointF(*body[0]), tipp)
+        self._spline = path
+        outline = QPainterPath(path)
+        outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
         self.prepareGeometryChange()
-        self.setPath(path)
-
-    def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._arrow.boundingRect()).adjusted(-2, -2, 2, 2)
+        self.setPath(outline)
 
     def shape(self) -> QPainterPath:
         s = QPainterPathStroker()
         s.setWidth(8)
-        return s.createStroke(self.path())
+        return s.createStroke(self._spline)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
+        lod = screen_scale(painter, option)
+        pen = self.pen()
+        if lod < LOD_SIMPLE:
+            # far away: a straight hairline from tail to tip, no spline, no arrowhead
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(pen.color(), 0))
+            painter.drawLine(*self._line)
+            if lod >= LOD_ARROWS:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(pen.color())
+                painter.drawPolygon(self._arrow)
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        super().paint(painter, option, widget)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._spline)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.pen().color())
+        painter.setBrush(pen.color())
         painter.drawPolygon(self._arrow)
+
+    def spline(self) -> QPainterPath:
+        """The edge's curve without its arrowhead (where pulses travel)."""
+        return self._spline
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.hovered = True
@@ -289,6 +390,7 @@ class ClusterItem(QGraphicsItem):
         super().__init__()
         self.cid, self.scope, self.title, self.rect, self.phase = cid, scope, title, rect, phase
         self.theme = theme
+        self.drew_title = False        # whether the last paint drew the title (level of detail)
         self.setZValue(0)
         self.setToolTip(f"{scope} ({phase}) — double-click to collapse")
 
@@ -306,16 +408,23 @@ class ClusterItem(QGraphicsItem):
         fill.setAlpha(14 if t.dark else 10)
         painter.setPen(QPen(border, 1.0))
         painter.setBrush(fill)
+        lod = screen_scale(painter, option)
         painter.drawRoundedRect(self.rect, 8, 8)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+        self.drew_title = False
+        # the title: at least TITLE_PX tall on screen, inside the frame, elided to its width
+        size = max(10.0, TITLE_PX / max(lod, 1e-3))
+        if self.rect.width() * lod < 30 or size > self.rect.height() * 0.34:
             return
         painter.setPen(t.muted)
         f = detail_font()
         f.setBold(True)
+        f.setPixelSize(max(1, round(size)))
         painter.setFont(f)
+        title = QFontMetricsF(f).elidedText(self.title, Qt.TextElideMode.ElideRight,
+                                            self.rect.width() - 16)
         painter.drawText(self.rect.adjusted(8, 3, -8, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                         f"{self.title}")
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, title)
+        self.drew_title = True
 
 
 class PulseItem(QGraphicsItem):
