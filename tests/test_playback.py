@@ -102,7 +102,7 @@ def test_group_lights_for_its_span_with_progress(gpt, folded):
     assert item.state == "active"
     ran = sum(1 for i in pos if i <= middle)
     assert item.progress == (ran, len(pos)) and 0 < ran < len(pos)
-    canvas.grab()                         # the box draws its fill bar / "ran/ops" text
+    canvas.viewport().grab()              # the box draws its fill bar / "ran/ops" text
     player.seek((last + 1.5) * s.beat)
     assert item.state == "done" and item.progress is None
     player.seek(max(0.0, (first - 0.5) * s.beat))   # scrubbing back replays from the start

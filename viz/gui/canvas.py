@@ -26,7 +26,7 @@ from graphstage.viz.gui.items import (
 )
 from graphstage.viz.gui.minimap import Minimap
 from graphstage.viz.gui.theme import Theme, detail_font
-from graphstage.viz.gui.viewgraph import DisplayGraph, scope_title
+from graphstage.viz.gui.viewgraph import DisplayGraph, scope_prefixes, scope_title
 from graphstage.viz.layout import Layout, LayoutSpec
 
 MORPH_S = 0.65
@@ -122,7 +122,7 @@ class GraphCanvas(QGraphicsView):
         self.setBackgroundBrush(theme.background)
         self._callout.theme = theme
         self._callout.update()
-        self.minimap.viewport().update()
+        self.minimap.refresh(content=True)
         for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
             it.theme = theme
             if isinstance(it, EdgeItem):
@@ -177,6 +177,7 @@ class GraphCanvas(QGraphicsView):
         for cid, (x, y, w, h) in layout.clusters.items():
             phase, _, scope = cid.partition(":")
             c = ClusterItem(cid, scope, scope_title(scope), QRectF(x, y, w, h), phase, self.theme)
+            c.nested = any(f"{phase}:{p}" in layout.clusters for p in scope_prefixes(scope)[:-1])
             scene.addItem(c)
             self.clusters[cid] = c
         old_other = [*old_edges.values(), *old_clusters.values()]
@@ -190,7 +191,7 @@ class GraphCanvas(QGraphicsView):
             for it in fade_in:
                 it.setOpacity(1.0)
             self._dying = []
-            self.minimap.refresh()
+            self.minimap.refresh(content=True)
             return
         new_other = [*self.edges.values(), *self.clusters.values()]
         for it in new_other + fade_in:
@@ -218,7 +219,7 @@ class GraphCanvas(QGraphicsView):
                     scene.removeItem(it)
             self._dying = []
             self._morph = None
-            self.minimap.refresh()
+            self.minimap.refresh(content=True)
             self.morphFinished.emit()
 
         self._morph_started = False

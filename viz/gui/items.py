@@ -52,6 +52,7 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
 MIN_TEXT_PX = 6.0
 TITLE_PX = 9.0          # group and scope titles are drawn at least this tall (when they fit)
 LOD_SIMPLE = 0.3
+NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
 LOD_ARROWS = 0.2
 
 
@@ -391,6 +392,7 @@ class ClusterItem(QGraphicsItem):
         self.cid, self.scope, self.title, self.rect, self.phase = cid, scope, title, rect, phase
         self.theme = theme
         self.drew_title = False        # whether the last paint drew the title (level of detail)
+        self.nested = False            # inside another frame: its title stays near normal size
         self.setZValue(0)
         self.setToolTip(f"{scope} ({phase}) — double-click to collapse")
 
@@ -413,8 +415,9 @@ class ClusterItem(QGraphicsItem):
         self.drew_title = False
         # the title: at least TITLE_PX tall on screen, inside the frame, elided to its width
         size = max(10.0, TITLE_PX / max(lod, 1e-3))
-        if self.rect.width() * lod < 30 or size > self.rect.height() * 0.34:
-            return
+        if self.rect.width() * lod < 30 or size > self.rect.height() * 0.34 or (
+                self.nested and size > NESTED_TITLE_MAX):
+            return   # a nested frame's big title would cover its parent's
         painter.setPen(t.muted)
         f = detail_font()
         f.setBold(True)

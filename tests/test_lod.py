@@ -1,0 +1,70 @@
+"""Level of detail on a real trace: op text only where it is legible, titles of groups and scopes
+still drawn at a low zoom, plain boxes and straight edges when far away."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+pytest.importorskip("torch")
+
+
+from graphstage.tracers.run import trace_script  # noqa: E402
+from graphstage.tracers.script import example_path  # noqa: E402
+from graphstage.viz.gui.animation import AnimationClock  # noqa: E402
+from graphstage.viz.gui.canvas import GraphCanvas, layout_spec  # noqa: E402
+from graphstage.viz.gui.theme import make_theme  # noqa: E402
+from graphstage.viz.gui.viewgraph import build_display, readable_collapse  # noqa: E402
+from graphstage.viz.layout import compute_layout  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def canvas(qapp):
+    """gpt_torch as the app opens it: op boxes, collapsed groups and scope frames."""
+    g = trace_script(example_path("gpt_torch"), 1, seed=0).steps[0]
+    display = build_display(g, readable_collapse(g))
+    c = GraphCanvas(AnimationClock(), make_theme("light"))
+    c.resize(1000, 700)
+    c.show_graph(display, compute_layout(layout_spec(display)))
+    yield c
+    c.deleteLater()
+
+
+def paint_at(canvas: GraphCanvas, scale: float, center) -> tuple[list, list, list]:
+    """Render the view at `scale` around `center`; (ops, groups, clusters) that were painted."""
+    canvas.resetTransform()
+    canvas.scale(scale, scale)
+    canvas.centerOn(center)
+    items = [*canvas.nodes.values(), *canvas.clusters.values()]
+    for it in items:
+        it.drew_text = it.drew_title = None         # None: not painted this time
+    canvas.viewport().grab()
+    ops = [it for it in canvas.nodes.values() if not it.is_group and it.drew_text is not None]
+    groups = [it for it in canvas.nodes.values() if it.is_group and it.drew_text is not None]
+    clusters = [it for it in canvas.clusters.values() if it.drew_title is not None]
+    return ops, groups, clusters
+
+
+def test_op_text_shows_at_100_percent_and_hides_far_away(canvas):
+    op = next(it for it in canvas.nodes.values() if not it.is_group and it.detail)
+    ops, _, _ = paint_at(canvas, 1.0, op.pos())
+    assert op in ops and ops and all(it.drew_text for it in ops)
+    ops, _, _ = paint_at(canvas, 0.25, op.pos())
+    assert op in ops and not any(it.drew_text for it in ops)
+
+
+def test_group_and_scope_titles_stay_readable_at_low_zoom(canvas):
+    group = max((it for it in canvas.nodes.values() if it.is_group), key=lambda it: it.w)
+    # 12 px labels would be 4.2 px here: op text is gone, group titles are drawn at >= 9 px
+    ops, groups, clusters = paint_at(canvas, 0.35, group.pos())
+    assert ops and not any(it.drew_text for it in ops)
+    assert group in groups and group.drew_text
+    big = [c for c in clusters if c.rect.width() * 0.35 > 80 and c.rect.height() * 0.35 > 40
+           and not c.nested]     # nested frames keep near-normal titles (no overlap)
+    assert big and all(c.drew_title for c in big)
