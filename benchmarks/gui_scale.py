@@ -147,6 +147,7 @@ def run_bench(path: str, timeout: float) -> dict:
         out["expand_all_s"] = round(time.perf_counter() - t0, 3)
         pane.canvas.fit()
         out["frame_p95_fit_ms"] = _frames_p95(win, pane)
+        pane.canvas.stop_auto_fit()    # or the scroll bars' resize refits the view
         pane.canvas.resetTransform()
         first = pane.player.schedule.events[0].key
         pane.canvas.centerOn(pane.canvas.nodes[first])

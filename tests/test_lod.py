@@ -13,10 +13,14 @@ pytest.importorskip("PySide6")
 pytest.importorskip("torch")
 
 
+from PySide6.QtCore import QRectF  # noqa: E402
+from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
+
 from graphstage.tracers.run import trace_script  # noqa: E402
 from graphstage.tracers.script import example_path  # noqa: E402
 from graphstage.viz.gui.animation import AnimationClock  # noqa: E402
 from graphstage.viz.gui.canvas import GraphCanvas, layout_spec  # noqa: E402
+from graphstage.viz.gui.lod import LOD_SIMPLE  # noqa: E402
 from graphstage.viz.gui.theme import make_theme  # noqa: E402
 from graphstage.viz.gui.viewgraph import build_display, readable_collapse  # noqa: E402
 from graphstage.viz.layout import compute_layout  # noqa: E402
@@ -68,3 +72,29 @@ def test_group_and_scope_titles_stay_readable_at_low_zoom(canvas):
     big = [c for c in clusters if c.rect.width() * 0.35 > 80 and c.rect.height() * 0.35 > 40
            and not c.nested]     # nested frames keep near-normal titles (no overlap)
     assert big and all(c.drew_title for c in big)
+
+
+def _render(canvas: GraphCanvas, rect) -> QImage:
+    img = QImage(400, 300, QImage.Format.Format_ARGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    canvas.scene().render(p, QRectF(img.rect()), rect)
+    p.end()
+    return img
+
+
+def test_far_away_edges_and_frames_come_from_one_backdrop(canvas):
+    edge = next(iter(canvas.edges.values()))
+    area = edge.sceneBoundingRect().adjusted(-200, -150, 200, 150)
+    canvas.resetTransform()
+    near = _render(canvas, area)
+    assert canvas.transform().m11() >= LOD_SIMPLE
+    assert all(e.isVisible() for e in canvas.edges.values())
+    canvas.scale(0.1, 0.1)             # far away: one backdrop item instead of thousands
+    assert not any(e.isVisible() for e in canvas.edges.values())
+    assert not any(c.isVisible() for c in canvas.clusters.values())
+    assert canvas._backdrop.isVisible()
+    assert _render(canvas, area) == near   # exports draw full detail whatever the zoom
+    assert not edge.isVisible()
+    canvas.resetTransform()
+    assert all(e.isVisible() for e in canvas.edges.values()) and not canvas._backdrop.isVisible()

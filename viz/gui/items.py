@@ -23,6 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphstage.viz.gui.lod import (
+    LOD_ARROWS,
+    LOD_SIMPLE,
+    MIN_TEXT_PX,
+    TITLE_PX,
+    paint_frame,
+    screen_scale,
+)
 from graphstage.viz.gui.theme import Theme, detail_font, label_font
 
 NODE_H = 38
@@ -47,20 +55,6 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
     return float(min(MAX_W, max(MIN_W, math.ceil(w) + PAD))), float(GROUP_H if group else NODE_H)
 
 
-# Level of detail: text is drawn only where it is at least this tall on screen; below
-# LOD_SIMPLE boxes are plain rectangles, edges straight lines, and nothing has a shadow.
-MIN_TEXT_PX = 6.0
-TITLE_PX = 9.0          # group and scope titles are drawn at least this tall (when they fit)
-LOD_SIMPLE = 0.3
-NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
-LOD_ARROWS = 0.2
-
-
-def screen_scale(painter: QPainter, option: QStyleOptionGraphicsItem) -> float:
-    """Scene-to-screen scale of the current paint (1.0 at 100 % zoom)."""
-    return option.levelOfDetailFromTransform(painter.worldTransform())
-
-
 class NodeItem(QGraphicsPathItem):
     """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state.
 
@@ -83,6 +77,8 @@ class NodeItem(QGraphicsPathItem):
         self.drew_text = False         # whether the last paint drew the label (level of detail)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
+        # repaints of unchanged boxes (pans, zooms, full frames) copy a pixmap, not paint()
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(2)
         self.setToolTip(f"{label}\n{detail}\nkey: {key}")
         self._shape = self._outline()
@@ -358,6 +354,10 @@ class EdgeItem(QGraphicsPathItem):
         painter.setBrush(pen.color())
         painter.drawPolygon(self._arrow)
 
+    def line(self) -> tuple[QPointF, QPointF]:
+        """Tail and tip: the edge as a straight line (far-away drawing)."""
+        return self._line
+
     def spline(self) -> QPainterPath:
         """The edge's curve without its arrowhead (where pulses travel)."""
         return self._spline
@@ -401,33 +401,8 @@ class ClusterItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        t = self.theme
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        hue = QColor(t.phase.get(self.phase, t.muted))
-        border = QColor(hue)
-        border.setAlpha(90)
-        fill = QColor(hue)
-        fill.setAlpha(14 if t.dark else 10)
-        painter.setPen(QPen(border, 1.0))
-        painter.setBrush(fill)
-        lod = screen_scale(painter, option)
-        painter.drawRoundedRect(self.rect, 8, 8)
-        self.drew_title = False
-        # the title: at least TITLE_PX tall on screen, inside the frame, elided to its width
-        size = max(10.0, TITLE_PX / max(lod, 1e-3))
-        if self.rect.width() * lod < 30 or size > self.rect.height() * 0.34 or (
-                self.nested and size > NESTED_TITLE_MAX):
-            return   # a nested frame's big title would cover its parent's
-        painter.setPen(t.muted)
-        f = detail_font()
-        f.setBold(True)
-        f.setPixelSize(max(1, round(size)))
-        painter.setFont(f)
-        title = QFontMetricsF(f).elidedText(self.title, Qt.TextElideMode.ElideRight,
-                                            self.rect.width() - 16)
-        painter.drawText(self.rect.adjusted(8, 3, -8, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, title)
-        self.drew_title = True
+        self.drew_title = paint_frame(painter, screen_scale(painter, option), self.rect,
+                                      self.phase, self.title, self.nested, self.theme)
 
 
 class PulseItem(QGraphicsItem):

@@ -22,6 +22,25 @@ class NavigableView(QGraphicsView):
     def view_moved(self) -> None:
         """Called after a resize (the minimap follows)."""
 
+    def zoom_changed(self) -> None:
+        """Called after every change of scale made from Python (level of detail follows)."""
+
+    def scale(self, sx: float, sy: float) -> None:
+        super().scale(sx, sy)
+        self.zoom_changed()
+
+    def resetTransform(self) -> None:
+        super().resetTransform()
+        self.zoom_changed()
+
+    def setTransform(self, matrix, combine: bool = False) -> None:
+        super().setTransform(matrix, combine)
+        self.zoom_changed()
+
+    def fitInView(self, *args) -> None:
+        super().fitInView(*args)
+        self.zoom_changed()
+
     def fit(self) -> None:
         """Fit the whole graph, but never magnify small graphs beyond 1.25x; keeps fitting
         when the view is resized until the user zooms."""

@@ -1,0 +1,117 @@
+"""Level of detail: what the canvas leaves out as the zoom drops, and the far-away backdrop.
+
+Text is drawn only where it is at least MIN_TEXT_PX tall on screen; group and scope titles are
+drawn at least TITLE_PX tall where they fit. Below LOD_SIMPLE, boxes are plain rectangles without
+shadow or glow, and the canvas swaps its edge and scope-frame items for one :class:`Backdrop`
+that draws every frame and every edge (as a straight hairline) into a pixmap cached per zoom
+level, so an animation frame repaints only the boxes that changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from graphstage.viz.gui.theme import Theme, detail_font
+
+if TYPE_CHECKING:
+    from graphstage.viz.gui.items import ClusterItem, EdgeItem
+
+MIN_TEXT_PX = 6.0
+TITLE_PX = 9.0
+LOD_SIMPLE = 0.3
+LOD_ARROWS = 0.2
+NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
+
+
+def screen_scale(painter: QPainter, option: QStyleOptionGraphicsItem) -> float:
+    """Scene-to-screen scale of the current paint (1.0 at 100 % zoom)."""
+    return option.levelOfDetailFromTransform(painter.worldTransform())
+
+
+def paint_frame(painter: QPainter, lod: float, rect: QRectF, phase: str, title: str,
+                nested: bool, theme: Theme) -> bool:
+    """Draw a scope's frame and, where legible and not covering its parent's, its title;
+    returns whether the title was drawn."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= LOD_SIMPLE)
+    hue = QColor(theme.phase.get(phase, theme.muted))
+    border = QColor(hue)
+    border.setAlpha(90)
+    fill = QColor(hue)
+    fill.setAlpha(14 if theme.dark else 10)
+    painter.setPen(QPen(border, 1.0 if lod >= LOD_SIMPLE else 0))
+    painter.setBrush(fill)
+    if lod >= LOD_SIMPLE:
+        painter.drawRoundedRect(rect, 8, 8)
+    else:
+        painter.drawRect(rect)
+    size = max(10.0, TITLE_PX / max(lod, 1e-3))
+    if rect.width() * lod < 30 or size > rect.height() * 0.34 or (
+            nested and size > NESTED_TITLE_MAX):
+        return False
+    painter.setPen(theme.muted)
+    f = detail_font()
+    f.setBold(True)
+    f.setPixelSize(max(1, round(size)))
+    painter.setFont(f)
+    text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, rect.width() - 16)
+    painter.drawText(rect.adjusted(8, 3, -8, 0),
+                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
+    return True
+
+
+class Backdrop(QGraphicsItem):
+    """Every scope frame and edge of the scene in one item, for far-away zooms: the canvas hides
+    the edge and frame items and shows this instead. Rebuilt when the graph or theme changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._paths: list[tuple[QColor, QPainterPath]] = []
+        self._frames: list[ClusterItem] = []
+        self._rect = QRectF()
+        self.theme: Theme | None = None
+        self.setZValue(0.5)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        # drawn once per zoom level into a pixmap; frames and pans then copy from it
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def set_content(self, edges: Iterable[EdgeItem], frames: Iterable[ClusterItem],
+                    theme: Theme) -> None:
+        """Draw these edges (tail to tip, in their colours) over these frames."""
+        paths: dict[int, tuple[QColor, QPainterPath]] = {}
+        for e in edges:
+            color = e.color()
+            _, path = paths.setdefault(color.rgba(), (color, QPainterPath()))
+            a, b = e.line()
+            path.moveTo(a)
+            path.lineTo(b)
+        self.prepareGeometryChange()
+        self.theme = theme
+        self._paths = list(paths.values())
+        self._frames = sorted(frames, key=lambda c: -c.rect.width() * c.rect.height())
+        rect = QRectF()
+        for _, path in self._paths:
+            rect = rect.united(path.boundingRect())
+        for c in self._frames:
+            rect = rect.united(c.rect)
+        self._rect = rect.adjusted(-2, -2, 2, 2)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        lod = screen_scale(painter, option)
+        if self.theme is not None:
+            for c in self._frames:
+                paint_frame(painter, lod, c.rect, c.phase, c.title, c.nested, self.theme)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, path in self._paths:
+            painter.setPen(QPen(color, 0))
+            painter.drawPath(path)
