@@ -24,10 +24,21 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.lod import (
+    ANTIALIAS,
+    CENTER,
+    DASH,
+    DEVICE_CACHE,
+    DOT,
+    ELIDE_MIDDLE,
+    ELIDE_RIGHT,
     LOD_ARROWS,
     LOD_SIMPLE,
     MIN_TEXT_PX,
+    NO_BRUSH,
+    NO_PEN,
+    SELECTABLE,
     TITLE_PX,
+    TRANSPARENT,
     paint_frame,
     screen_scale,
 )
@@ -55,6 +66,36 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
     return float(min(MAX_W, max(MIN_W, math.ceil(w) + PAD))), float(GROUP_H if group else NODE_H)
 
 
+_OUTLINES: dict[tuple[str, float, float], QPainterPath] = {}
+
+
+def _outline(kind: str, w: float, h: float) -> QPainterPath:
+    """A box's outline by kind (shared between boxes of one size: paths copy on write)."""
+    r = QRectF(-w / 2, -h / 2, w, h)
+    p = QPainterPath()
+    if kind in ("loss", "update"):
+        p.addRoundedRect(r, h / 2, h / 2)
+    elif kind == "parameter":
+        c = 9.0
+        p.addPolygon(QPolygonF([QPointF(r.left() + c, r.top()), QPointF(r.right() - c, r.top()),
+                                QPointF(r.right(), r.top() + c),
+                                QPointF(r.right(), r.bottom() - c),
+                                QPointF(r.right() - c, r.bottom()),
+                                QPointF(r.left() + c, r.bottom()),
+                                QPointF(r.left(), r.bottom() - c),
+                                QPointF(r.left(), r.top() + c)]))
+        p.closeSubpath()
+    elif kind == "input":
+        s = 8.0
+        p.addPolygon(QPolygonF([QPointF(r.left() + s, r.top()), QPointF(r.right(), r.top()),
+                                QPointF(r.right() - s, r.bottom()),
+                                QPointF(r.left(), r.bottom())]))
+        p.closeSubpath()
+    else:
+        p.addRoundedRect(r, 6, 6)
+    return p
+
+
 class NodeItem(QGraphicsPathItem):
     """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state.
 
@@ -75,16 +116,16 @@ class NodeItem(QGraphicsPathItem):
         self.overlay: QColor | None = None
         self.progress: tuple[int, int] | None = None   # (ops run, ops) while a group plays
         self.drew_text = False         # whether the last paint drew the label (level of detail)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlag(SELECTABLE)
         self.setAcceptHoverEvents(True)
         # repaints of unchanged boxes (pans, zooms, full frames) copy a pixmap, not paint()
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(DEVICE_CACHE)
         self.setZValue(2)
         self.setToolTip(f"{label}\n{detail}\nkey: {key}")
         self._shape = self._outline()
         self.setPath(self._shape)
         # the pen only sizes the bounding rect (glow and shadow margin); paint() draws
-        self.setPen(QPen(Qt.GlobalColor.transparent, 2 * self.MARGIN))
+        self.setPen(QPen(TRANSPARENT, 2 * self.MARGIN))
 
     @property
     def is_group(self) -> bool:
@@ -94,30 +135,11 @@ class NodeItem(QGraphicsPathItem):
         return self._shape
 
     def _outline(self) -> QPainterPath:
-        w, h = self.w, self.h
-        r = QRectF(-w / 2, -h / 2, w, h)
-        p = QPainterPath()
-        if self.kind in ("loss", "update"):
-            p.addRoundedRect(r, h / 2, h / 2)
-        elif self.kind == "parameter":
-            c = 9.0
-            p.addPolygon(QPolygonF([QPointF(r.left() + c, r.top()), QPointF(r.right() - c, r.top()),
-                                    QPointF(r.right(), r.top() + c),
-                                    QPointF(r.right(), r.bottom() - c),
-                                    QPointF(r.right() - c, r.bottom()),
-                                    QPointF(r.left() + c, r.bottom()),
-                                    QPointF(r.left(), r.bottom() - c),
-                                    QPointF(r.left(), r.top() + c)]))
-            p.closeSubpath()
-        elif self.kind == "input":
-            s = 8.0
-            p.addPolygon(QPolygonF([QPointF(r.left() + s, r.top()), QPointF(r.right(), r.top()),
-                                    QPointF(r.right() - s, r.bottom()),
-                                    QPointF(r.left(), r.bottom())]))
-            p.closeSubpath()
-        else:
-            p.addRoundedRect(r, 6, 6)
-        return p
+        key = (self.kind, self.w, self.h)
+        path = _OUTLINES.get(key)
+        if path is None:
+            path = _OUTLINES[key] = _outline(self.kind, self.w, self.h)
+        return path
 
     def set_state(self, state: str) -> None:
         if state != self.state:
@@ -151,12 +173,12 @@ class NodeItem(QGraphicsPathItem):
             self._paint_simple(painter, lod, hue, fill, text)
             return
         t = self.theme
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(ANTIALIAS, True)
         if self.state == "active":
             glow = QColor(hue)
             glow.setAlpha(90)
             painter.setPen(QPen(glow, 8))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setBrush(NO_BRUSH)
             painter.drawPath(self._shape)
         if self.is_group:
             painter.setPen(QPen(hue, 1.2))
@@ -164,7 +186,7 @@ class NodeItem(QGraphicsPathItem):
             painter.drawPath(self._shape.translated(4, 4))
         pen = QPen(hue, 2.2 if self.kind in ("parameter", "loss", "group") else 1.3)
         if self.kind in ("grad_acc", "constant"):
-            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setStyle(DASH)
         if self.isSelected():
             pen = QPen(t.highlight, 3)
         painter.setPen(pen)
@@ -172,7 +194,7 @@ class NodeItem(QGraphicsPathItem):
         painter.drawPath(self._shape)
         if self.highlighted:
             painter.setPen(QPen(t.highlight, 3.5))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setBrush(NO_BRUSH)
             painter.drawRoundedRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
                                     .adjusted(-5, -5, 5, 5), 9, 9)
         if self.added:
@@ -186,10 +208,10 @@ class NodeItem(QGraphicsPathItem):
     def _paint_simple(self, painter: QPainter, lod: float, hue: QColor, fill: QColor,
                       text: QColor) -> None:
         """Far away: a plain rectangle in the state's colour (a group keeps its title)."""
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setRenderHint(ANTIALIAS, False)
         edge = self.theme.highlight if (self.highlighted or self.isSelected()) else hue
         painter.setPen(QPen(edge, 0) if lod > 0.08 or self.highlighted else
-                       Qt.PenStyle.NoPen)
+                       NO_PEN)
         painter.setBrush(hue if self.state == "active" and self.overlay is None else fill)
         painter.drawRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h))
         self._paint_progress(painter, lod, hue)
@@ -198,7 +220,7 @@ class NodeItem(QGraphicsPathItem):
 
     def _paint_added(self, painter: QPainter) -> None:
         c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(self.theme.added)
         painter.drawEllipse(c, 6.5, 6.5)
         painter.setPen(QPen(QColor("white"), 1.8))
@@ -212,7 +234,7 @@ class NodeItem(QGraphicsPathItem):
         done, total = self.progress
         bar_h = min(max(3.0, 3.0 / max(lod, 1e-3)), self.h / 3)
         r = QRectF(-self.w / 2 + 4, self.h / 2 - 1.5 - bar_h, self.w - 8, bar_h)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(NO_PEN)
         back = QColor(self.theme.background)
         back.setAlpha(200)
         painter.setBrush(back)
@@ -229,10 +251,10 @@ class NodeItem(QGraphicsPathItem):
         f.setPixelSize(max(1, round(size)))
         painter.setFont(f)
         painter.setPen(text)
-        label = QFontMetricsF(f).elidedText(self.label, Qt.TextElideMode.ElideMiddle,
+        label = QFontMetricsF(f).elidedText(self.label, ELIDE_MIDDLE,
                                             self.w - 6)
         painter.drawText(QRectF(-self.w / 2, -self.h / 2, self.w, self.h * 0.8),
-                         Qt.AlignmentFlag.AlignCenter, label)
+                         CENTER, label)
         self.drew_text = True
 
     def _paint_text(self, painter: QPainter, lod: float, text: QColor) -> None:
@@ -242,9 +264,9 @@ class NodeItem(QGraphicsPathItem):
         painter.setFont(label_font())
         top = -self.h / 2
         label = "▸ " + self.label if self.is_group else self.label
-        label = lf.elidedText(label, Qt.TextElideMode.ElideMiddle, inner)
+        label = lf.elidedText(label, ELIDE_MIDDLE, inner)
         painter.drawText(QRectF(-self.w / 2, top + 4, self.w, 18),
-                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, label)
+                         CENTER, label)
         self.drew_text = True
         detail = self.detail
         if self.progress is not None:
@@ -254,9 +276,9 @@ class NodeItem(QGraphicsPathItem):
             sub.setAlphaF(0.72)
             painter.setPen(sub)
             painter.setFont(detail_font())
-            detail = df.elidedText(detail, Qt.TextElideMode.ElideRight, inner)
+            detail = df.elidedText(detail, ELIDE_RIGHT, inner)
             painter.drawText(QRectF(-self.w / 2, top + 20, self.w, 14),
-                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, detail)
+                             CENTER, detail)
 
 
 def _contrast(c: QColor) -> QColor:
@@ -274,9 +296,8 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self.setZValue(1)
         self.setAcceptHoverEvents(True)
-        self.setBrush(Qt.BrushStyle.NoBrush)
-        shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
-        self.setToolTip(f"{role} ({phase})\ntensor: [{shp}]\n{key[0]} → {key[1]}")
+        self.setBrush(NO_BRUSH)
+        self.shape_ = shape
         self._arrow = QPolygonF()
         self._line = (QPointF(), QPointF())
         self._spline = QPainterPath()
@@ -293,9 +314,9 @@ class EdgeItem(QGraphicsPathItem):
     def _restyle(self) -> None:
         pen = QPen(self.color(), 2.6 if self.hovered else 1.3)
         if self.role == "saved":
-            pen.setStyle(Qt.PenStyle.DotLine)
+            pen.setStyle(DOT)
         elif self.role == "control":
-            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setStyle(DASH)
         self.setPen(pen)
 
     def set_points(self, pts: list[tuple[float, float]]) -> None:
@@ -303,24 +324,21 @@ class EdgeItem(QGraphicsPathItem):
         self.points = pts
         path = QPainterPath()
         if len(pts) >= 2:
-            body, tip = pts[:-1], pts[-1]
+            body, (tx, ty) = pts[:-1], pts[-1]
             path.moveTo(*body[0])
             i = 1
-            while i + 2 < len(body) + 0 and i + 2 <= len(body) - 1:
-                path.cubicTo(QPointF(*body[i]), QPointF(*body[i + 1]), QPointF(*body[i + 2]))
+            while i + 2 <= len(body) - 1:
+                path.cubicTo(*body[i], *body[i + 1], *body[i + 2])
                 i += 3
             while i < len(body):
                 path.lineTo(*body[i])
                 i += 1
-            end = QPointF(*body[-1])
-            tipp = QPointF(*tip)
-            if (tipp - end).manhattanLength() < 0.5:
+            ex, ey = body[-1]
+            if abs(tx - ex) + abs(ty - ey) < 0.5:
                 # no separate tip: aim along the last segment
-                prev = QPointF(*body[-2]) if len(body) > 1 else end - QPointF(0, 1)
-                end, tipp = prev, end
-            path.lineTo(end)
-            self._arrow = _arrowhead(end, tipp)
-            self._line = (QPointF(*body[0]), tipp)
+                (ex, ey), (tx, ty) = (body[-2] if len(body) > 1 else (ex, ey - 1)), (ex, ey)
+            self._arrow = _arrowhead(ex, ey, tx, ty)
+            self._line = (QPointF(*body[0]), QPointF(tx, ty))
         self._spline = path
         outline = QPainterPath(path)
         outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
@@ -338,19 +356,19 @@ class EdgeItem(QGraphicsPathItem):
         pen = self.pen()
         if lod < LOD_SIMPLE:
             # far away: a straight hairline from tail to tip, no spline, no arrowhead
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setRenderHint(ANTIALIAS, False)
             painter.setPen(QPen(pen.color(), 0))
             painter.drawLine(*self._line)
             if lod >= LOD_ARROWS:
-                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setPen(NO_PEN)
                 painter.setBrush(pen.color())
                 painter.drawPolygon(self._arrow)
             return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(ANTIALIAS)
         painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(NO_BRUSH)
         painter.drawPath(self._spline)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(pen.color())
         painter.drawPolygon(self._arrow)
 
@@ -363,6 +381,11 @@ class EdgeItem(QGraphicsPathItem):
         return self._spline
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        if not self.toolTip():   # built on first hover: edges come by the ten thousand
+            shape = self.shape_
+            shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
+            self.setToolTip(f"{self.role} ({self.phase})\ntensor: [{shp}]\n"
+                            f"{self.key[0]} → {self.key[1]}")
         self.hovered = True
         self._restyle()
         super().hoverEnterEvent(event)
@@ -373,14 +396,14 @@ class EdgeItem(QGraphicsPathItem):
         super().hoverLeaveEvent(event)
 
 
-def _arrowhead(start: QPointF, tip: QPointF) -> QPolygonF:
-    d = tip - start
-    length = math.hypot(d.x(), d.y()) or 1.0
-    ux, uy = d.x() / length, d.y() / length
+def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:
+    dx, dy = tx - sx, ty - sy
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
     size, half = 8.0, 4.0
-    base = QPointF(tip.x() - ux * size, tip.y() - uy * size)
-    return QPolygonF([tip, QPointF(base.x() - uy * half, base.y() + ux * half),
-                      QPointF(base.x() + uy * half, base.y() - ux * half)])
+    bx, by = tx - ux * size, ty - uy * size
+    return QPolygonF([QPointF(tx, ty), QPointF(bx - uy * half, by + ux * half),
+                      QPointF(bx + uy * half, by - ux * half)])
 
 
 class ClusterItem(QGraphicsItem):
@@ -427,10 +450,10 @@ class PulseItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(ANTIALIAS)
         halo = QColor(self.color)
         halo.setAlpha(80)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(halo)
         painter.drawEllipse(QPointF(0, 0), self.R + 3.5, self.R + 3.5)
         painter.setBrush(QBrush(self.color))
@@ -469,4 +492,4 @@ class CalloutItem(QGraphicsItem):
         painter.drawRoundedRect(self._rect, 3, 3)
         painter.setPen(self.theme.text)
         painter.setFont(detail_font())
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        painter.drawText(self._rect, CENTER, self._text)

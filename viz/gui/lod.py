@@ -21,6 +21,21 @@ from graphstage.viz.gui.theme import Theme, detail_font
 if TYPE_CHECKING:
     from graphstage.viz.gui.items import ClusterItem, EdgeItem
 
+# Qt enum members, looked up once: attribute access on PySide's Python enums costs microseconds,
+# and boxes are built and painted by the thousand.
+ANTIALIAS = QPainter.RenderHint.Antialiasing
+NO_PEN = Qt.PenStyle.NoPen
+NO_BRUSH = Qt.BrushStyle.NoBrush
+DASH = Qt.PenStyle.DashLine
+DOT = Qt.PenStyle.DotLine
+ELIDE_RIGHT = Qt.TextElideMode.ElideRight
+ELIDE_MIDDLE = Qt.TextElideMode.ElideMiddle
+CENTER = Qt.AlignmentFlag.AlignCenter
+TOP_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
+TRANSPARENT = Qt.GlobalColor.transparent
+SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+
 MIN_TEXT_PX = 6.0
 TITLE_PX = 9.0
 LOD_SIMPLE = 0.3
@@ -37,7 +52,7 @@ def paint_frame(painter: QPainter, lod: float, rect: QRectF, phase: str, title: 
                 nested: bool, theme: Theme) -> bool:
     """Draw a scope's frame and, where legible and not covering its parent's, its title;
     returns whether the title was drawn."""
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= LOD_SIMPLE)
+    painter.setRenderHint(ANTIALIAS, lod >= LOD_SIMPLE)
     hue = QColor(theme.phase.get(phase, theme.muted))
     border = QColor(hue)
     border.setAlpha(90)
@@ -58,9 +73,9 @@ def paint_frame(painter: QPainter, lod: float, rect: QRectF, phase: str, title: 
     f.setBold(True)
     f.setPixelSize(max(1, round(size)))
     painter.setFont(f)
-    text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, rect.width() - 16)
+    text = QFontMetricsF(f).elidedText(title, ELIDE_RIGHT, rect.width() - 16)
     painter.drawText(rect.adjusted(8, 3, -8, 0),
-                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
+                     TOP_LEFT, text)
     return True
 
 
@@ -77,7 +92,7 @@ class Backdrop(QGraphicsItem):
         self.setZValue(0.5)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         # drawn once per zoom level into a pixmap; frames and pans then copy from it
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(DEVICE_CACHE)
 
     def set_content(self, edges: Iterable[EdgeItem], frames: Iterable[ClusterItem],
                     theme: Theme) -> None:
@@ -110,8 +125,8 @@ class Backdrop(QGraphicsItem):
         if self.theme is not None:
             for c in self._frames:
                 paint_frame(painter, lod, c.rect, c.phase, c.title, c.nested, self.theme)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setRenderHint(ANTIALIAS, False)
+        painter.setBrush(NO_BRUSH)
         for color, path in self._paths:
             painter.setPen(QPen(color, 0))
             painter.drawPath(path)
