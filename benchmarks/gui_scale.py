@@ -1,6 +1,6 @@
 """The app on big step graphs, offscreen: one JSON line of figures for a trace file (issue 9).
 
-    .venv/bin/python benchmarks/gui_scale.py TRACE.json [--timeout 120]
+    .venv/bin/python benchmarks/gui_scale.py TRACE.json [--timeout 120] [--repeat 3]
     .venv/bin/python benchmarks/gui_scale.py --make mobilenetv2 [-o mobilenetv2.json]
 
 Figures (seconds unless named otherwise):
@@ -22,6 +22,8 @@ import argparse
 import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -178,12 +180,30 @@ def _kill_children() -> None:
                 pass
 
 
+def _repeated(trace: str, timeout: float, n: int) -> dict:
+    """Median of each figure over n fresh processes (a shared machine is noisy)."""
+    runs = []
+    for _ in range(n):
+        out = subprocess.run([sys.executable, __file__, trace, "--timeout", str(timeout)],
+                             capture_output=True, text=True, check=True).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    merged = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        numbers = [v for v in values if isinstance(v, (int, float))]
+        merged[key] = statistics.median(numbers) if len(numbers) == n else values[0]
+    merged["runs"] = n
+    return merged
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("trace", nargs="?", help="trace .json to open")
     ap.add_argument("--make", choices=sorted(MODELS), help="trace a Keras application first")
     ap.add_argument("-o", "--output", help="where --make writes the trace")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per stage")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run N times (each in a fresh process) and print the medians")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if args.make:
@@ -192,6 +212,9 @@ def main() -> None:
             return
     if not args.trace:
         ap.error("give a trace file or --make MODEL")
+    if args.repeat > 1:
+        print(json.dumps(_repeated(args.trace, args.timeout, args.repeat)), flush=True)
+        return
     print(json.dumps(run_bench(args.trace, args.timeout)), flush=True)
     _kill_children()
     os._exit(0)  # skip Qt teardown of a huge scene (and any layout still running)
