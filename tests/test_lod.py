@@ -93,8 +93,9 @@ def test_far_away_edges_and_frames_come_from_one_backdrop(canvas):
     canvas.scale(0.1, 0.1)             # far away: one backdrop item instead of thousands
     assert not any(e.isVisible() for e in canvas.edges.values())
     assert not any(c.isVisible() for c in canvas.clusters.values())
-    assert canvas._backdrop.isVisible()
+    assert canvas.detail.backdrop.isVisible()
     assert _render(canvas, area) == near   # exports draw full detail whatever the zoom
     assert not edge.isVisible()
     canvas.resetTransform()
-    assert all(e.isVisible() for e in canvas.edges.values()) and not canvas._backdrop.isVisible()
+    assert all(e.isVisible() for e in canvas.edges.values())
+    assert not canvas.detail.backdrop.isVisible()

@@ -6,9 +6,6 @@ lit by the Player, and reports clicks as signals. Zoom: wheel / +/- ; pan: drag;
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmapCache
 from PySide6.QtWidgets import (
@@ -27,7 +24,7 @@ from graphstage.viz.gui.items import (
     PulseItem,
     measure,
 )
-from graphstage.viz.gui.lod import LOD_SIMPLE, Backdrop
+from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.minimap import Minimap
 from graphstage.viz.gui.navigation import NavigableView
 from graphstage.viz.gui.reconcile import (
@@ -91,7 +88,7 @@ class CanvasScene(QGraphicsScene):
                source: QRectF = QRectF(),  # noqa: B008
                mode: Qt.AspectRatioMode = Qt.AspectRatioMode.KeepAspectRatio) -> None:
         canvas = self.parent()
-        with canvas.rendering(far=False):
+        with canvas.detail.rendering(far=False):
             super().render(painter, target, source, mode)
 
 
@@ -131,11 +128,7 @@ class GraphCanvas(NavigableView):
         self._callout.setVisible(False)
         self.scene().addItem(self._callout)
         self.value_text = None  # callable(node_id) -> str, set by the pane
-        self._backdrop = Backdrop()
-        self._backdrop.setVisible(False)
-        self.scene().addItem(self._backdrop)
-        self._far = False       # below LOD_SIMPLE: edges and frames drawn by the backdrop
-        self._shown_far = False
+        self.detail = DetailSwitch(self.scene())
         self.minimap = Minimap(self)
         if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
             QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)   # box and backdrop pixmaps
@@ -155,31 +148,10 @@ class GraphCanvas(NavigableView):
             if isinstance(it, EdgeItem):
                 it._restyle()
             it.update()
-        self._backdrop.set_content(self.edges.values(), self.clusters.values(), theme)
+        self.detail.set_content(self.edges, self.clusters, theme)
 
     def zoom_changed(self) -> None:
-        """Below LOD_SIMPLE, hide the edge and frame items and draw them as one backdrop."""
-        self._far = self.transform().m11() < LOD_SIMPLE
-        self._show_far(self._far)
-
-    def _show_far(self, far: bool, force: bool = False) -> None:
-        if far == self._shown_far and not force:
-            return
-        self._shown_far = far
-        self._backdrop.setVisible(far)
-        for it in [*self.edges.values(), *self.clusters.values()]:
-            it.setVisible(not far)
-
-    @contextmanager
-    def rendering(self, far: bool) -> Iterator[None]:
-        """Draw the scene with (far=False) every edge and frame item, or (far=True) the
-        backdrop, whatever the zoom, for the duration (exports, the minimap's picture)."""
-        shown = self._shown_far
-        self._show_far(far)
-        try:
-            yield
-        finally:
-            self._show_far(shown)
+        self.detail.zoom(self.transform().m11())
 
     def show_graph(self, display: DisplayGraph, layout: Layout, morph: bool = False,
                    added: set[str] | None = None) -> None:
@@ -194,8 +166,7 @@ class GraphCanvas(NavigableView):
         morph = morph and rec.size <= MORPH_MAX_ITEMS
         self.nodes = rec.nodes
         self.edges, self.clusters = static_items(scene, display, layout, self.theme)
-        self._backdrop.set_content(self.edges.values(), self.clusters.values(), self.theme)
-        self._show_far(self._far, force=True)
+        self.detail.set_content(self.edges, self.clusters, self.theme)
         scene.setSceneRect(QRectF(-40, -40, layout.width + 80, layout.height + 80))
         self._pulses_hide()
         if morph:

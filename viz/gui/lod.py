@@ -9,12 +9,13 @@ level, so an animation frame repaints only the boxes that changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QStyleOptionGraphicsItem, QWidget
 
 from graphstage.viz.gui.theme import Theme, detail_font
 
@@ -130,3 +131,46 @@ class Backdrop(QGraphicsItem):
         for color, path in self._paths:
             painter.setPen(QPen(color, 0))
             painter.drawPath(path)
+
+
+class DetailSwitch:
+    """Swaps a canvas's edge and frame items for one Backdrop below LOD_SIMPLE (and back)."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self.backdrop = Backdrop()
+        self.backdrop.setVisible(False)
+        scene.addItem(self.backdrop)
+        self.far = False        # whether the zoom asks for the backdrop
+        self._shown = False     # whether the backdrop is what is shown now
+        self._edges: dict = {}
+        self._frames: dict = {}
+
+    def set_content(self, edges: dict, frames: dict, theme: Theme) -> None:
+        """The canvas's current edge and frame items (dicts it keeps up to date)."""
+        self._edges, self._frames = edges, frames
+        self.backdrop.set_content(edges.values(), frames.values(), theme)
+        self._show(self.far, force=True)
+
+    def zoom(self, scale: float) -> None:
+        """The view's scale changed."""
+        self.far = scale < LOD_SIMPLE
+        self._show(self.far)
+
+    def _show(self, far: bool, force: bool = False) -> None:
+        if far == self._shown and not force:
+            return
+        self._shown = far
+        self.backdrop.setVisible(far)
+        for it in [*self._edges.values(), *self._frames.values()]:
+            it.setVisible(not far)
+
+    @contextmanager
+    def rendering(self, far: bool) -> Iterator[None]:
+        """Draw with (far=False) every edge and frame item, or (far=True) the backdrop,
+        whatever the zoom, for the duration (exports, the minimap's picture)."""
+        shown = self._shown
+        self._show(far)
+        try:
+            yield
+        finally:
+            self._show(shown)

@@ -77,7 +77,7 @@ class Minimap(QGraphicsView):
                      QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(self.canvas.theme.background)
         p = QPainter(img)
-        with self.canvas.rendering(far=True):   # frames and edges from the cheap backdrop
+        with self.canvas.detail.rendering(far=True):   # frames and edges from the cheap backdrop
             QGraphicsScene.render(self.canvas.scene(), p, QRectF(0, 0, img.width(),
                                                                 img.height()), r)
         p.end()
