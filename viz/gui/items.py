@@ -32,13 +32,13 @@ from graphstage.viz.gui.lod import (
     ELIDE_MIDDLE,
     ELIDE_RIGHT,
     LOD_ARROWS,
+    LOD_SHADOW,
     LOD_SIMPLE,
     MIN_TEXT_PX,
     NO_BRUSH,
     NO_PEN,
     SELECTABLE,
     TITLE_PX,
-    TRANSPARENT,
     paint_frame,
     screen_scale,
 )
@@ -123,9 +123,13 @@ class NodeItem(QGraphicsPathItem):
         self.setZValue(2)
         self.setToolTip(f"{label}\n{detail}\nkey: {key}")
         self._shape = self._outline()
-        self.setPath(self._shape)
-        # the pen only sizes the bounding rect (glow and shadow margin); paint() draws
-        self.setPen(QPen(TRANSPARENT, 2 * self.MARGIN))
+        # the item's path is only its bounding box (outline plus glow and shadow margin), so
+        # Qt computes the bounding rect itself; shape() (hit tests) and paint() use the outline
+        m = self.MARGIN
+        bounds = QPainterPath()
+        bounds.addRect(QRectF(-w / 2 - m, -h / 2 - m, w + 2 * m, h + 2 * m))
+        self.setPath(bounds)
+        self.setPen(NO_PEN)
 
     @property
     def is_group(self) -> bool:
@@ -180,7 +184,7 @@ class NodeItem(QGraphicsPathItem):
             painter.setPen(QPen(glow, 8))
             painter.setBrush(NO_BRUSH)
             painter.drawPath(self._shape)
-        if self.is_group:
+        if self.is_group and lod >= LOD_SHADOW:
             painter.setPen(QPen(hue, 1.2))
             painter.setBrush(t.tint(hue, 0.05))
             painter.drawPath(self._shape.translated(4, 4))
@@ -207,13 +211,18 @@ class NodeItem(QGraphicsPathItem):
 
     def _paint_simple(self, painter: QPainter, lod: float, hue: QColor, fill: QColor,
                       text: QColor) -> None:
-        """Far away: a plain rectangle in the state's colour (a group keeps its title)."""
+        """Far away: a plain rectangle in the state's colour (a group keeps its title, a
+        search match or selection a ring at least 3 px wide on screen)."""
         painter.setRenderHint(ANTIALIAS, False)
-        edge = self.theme.highlight if (self.highlighted or self.isSelected()) else hue
-        painter.setPen(QPen(edge, 0) if lod > 0.08 or self.highlighted else
-                       NO_PEN)
+        r = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+        painter.setPen(QPen(hue, 0) if lod > 0.08 else NO_PEN)
         painter.setBrush(hue if self.state == "active" and self.overlay is None else fill)
-        painter.drawRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h))
+        painter.drawRect(r)
+        if self.highlighted or self.isSelected():
+            ring = min(3.0 / max(lod, 1e-3), self.MARGIN * 2)
+            painter.setPen(QPen(self.theme.highlight, ring))
+            painter.setBrush(NO_BRUSH)
+            painter.drawRect(r.adjusted(-ring / 4, -ring / 4, ring / 4, ring / 4))
         self._paint_progress(painter, lod, hue)
         if self.is_group:
             self._paint_title(painter, lod, text)
@@ -301,6 +310,7 @@ class EdgeItem(QGraphicsPathItem):
         self._arrow = QPolygonF()
         self._line = (QPointF(), QPointF())
         self._spline = QPainterPath()
+        self._hit: QPainterPath | None = None
         self.set_points(points)
         self._restyle()
 
@@ -340,15 +350,20 @@ class EdgeItem(QGraphicsPathItem):
             self._arrow = _arrowhead(ex, ey, tx, ty)
             self._line = (QPointF(*body[0]), QPointF(tx, ty))
         self._spline = path
+        self._hit = None
         outline = QPainterPath(path)
         outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
         self.prepareGeometryChange()
         self.setPath(outline)
 
     def shape(self) -> QPainterPath:
-        s = QPainterPathStroker()
-        s.setWidth(8)
-        return s.createStroke(self._spline)
+        """The arrow widened to 8 px (hover), arrowhead included: Qt derives the bounding
+        rect from it."""
+        if self._hit is None:
+            s = QPainterPathStroker()
+            s.setWidth(8)
+            self._hit = s.createStroke(self.path())
+        return self._hit
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:

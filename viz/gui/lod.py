@@ -1,10 +1,11 @@
 """Level of detail: what the canvas leaves out as the zoom drops, and the far-away backdrop.
 
 Text is drawn only where it is at least MIN_TEXT_PX tall on screen; group and scope titles are
-drawn at least TITLE_PX tall where they fit. Below LOD_SIMPLE, boxes are plain rectangles without
-shadow or glow, and the canvas swaps its edge and scope-frame items for one :class:`Backdrop`
-that draws every frame and every edge (as a straight hairline) into a pixmap cached per zoom
-level, so an animation frame repaints only the boxes that changed.
+drawn at least TITLE_PX tall where they fit; a group's card shadow only from LOD_SHADOW. Below
+LOD_SIMPLE (20 %), boxes are plain rectangles without glow, and the canvas swaps its edge and
+scope-frame items for one :class:`Backdrop` that draws every frame and every edge (as a straight
+hairline) into a pixmap cached per zoom level, so an animation frame repaints only the boxes
+that changed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 
 MIN_TEXT_PX = 6.0
 TITLE_PX = 9.0
-LOD_SIMPLE = 0.3
-LOD_ARROWS = 0.2
+LOD_SIMPLE = 0.2
+LOD_ARROWS = 0.12
+LOD_SHADOW = 0.5         # a group's stacked-card shadow only where its text shows
 NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
 
 
