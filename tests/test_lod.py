@@ -99,3 +99,25 @@ def test_far_away_edges_and_frames_come_from_one_backdrop(canvas):
     canvas.resetTransform()
     assert all(e.isVisible() for e in canvas.edges.values())
     assert not canvas.detail.backdrop.isVisible()
+
+
+def _ring_pixels(canvas: GraphCanvas, key: str) -> int:
+    img = canvas.viewport().grab().toImage()
+    hi = canvas.theme.highlight
+    box = canvas.mapFromScene(canvas.nodes[key].sceneBoundingRect()).boundingRect()
+    return sum(1 for y in range(max(0, box.top() - 4), min(img.height(), box.bottom() + 5))
+               for x in range(max(0, box.left() - 4), min(img.width(), box.right() + 5))
+               if QColor(img.pixel(x, y)) == hi)
+
+
+def test_search_ring_is_drawn_near_and_far(canvas):
+    key = next(k for k, it in canvas.nodes.items() if not it.is_group)
+    for scale in (1.0, 0.35, 0.1):
+        canvas.resetTransform()
+        canvas.scale(scale, scale)
+        canvas.centerOn(canvas.nodes[key])
+        canvas.set_highlight(set())
+        assert _ring_pixels(canvas, key) == 0
+        canvas.set_highlight({key})
+        assert _ring_pixels(canvas, key) >= 8, scale    # a ring, even when the box is tiny
+    canvas.set_highlight(set())
