@@ -148,7 +148,7 @@ class GraphCanvas(NavigableView):
             if isinstance(it, EdgeItem):
                 it._restyle()
             it.update()
-        self.detail.set_content(self.edges, self.clusters, theme)
+        self.detail.set_content(self.edges, self.clusters, theme, self.nodes)
 
     def zoom_changed(self) -> None:
         self.detail.zoom(self.transform().m11())
@@ -162,11 +162,11 @@ class GraphCanvas(NavigableView):
         scene = self.scene()
         old_other = [*self.edges.values(), *self.clusters.values()]
         self.display, self.layout_ = display, layout
-        rec = reconcile_nodes(scene, self.nodes, display, layout, self.theme, morph, added)
+        rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added)
         morph = morph and rec.size <= MORPH_MAX_ITEMS
         self.nodes = rec.nodes
-        self.edges, self.clusters = static_items(scene, display, layout, self.theme)
-        self.detail.set_content(self.edges, self.clusters, self.theme)
+        self.edges, self.clusters = static_items(self.detail, display, layout, self.theme)
+        self.detail.set_content(self.edges, self.clusters, self.theme, self.nodes)
         scene.setSceneRect(QRectF(-40, -40, layout.width + 80, layout.height + 80))
         self._pulses_hide()
         if morph:
@@ -179,6 +179,7 @@ class GraphCanvas(NavigableView):
         for it in rec.fade_in:
             it.setOpacity(1.0)
         self._dying = []
+        self.detail.boxes_moved()
         self.minimap.refresh(content=True)
 
     def _start_morph(self, rec: Reconciled, old_other: list) -> None:
@@ -210,6 +211,7 @@ class GraphCanvas(NavigableView):
                     scene.removeItem(it)
             self._dying = []
             self._morph = None
+            self.detail.boxes_moved()
             self.minimap.refresh(content=True)
             self.morphFinished.emit()
 

@@ -116,6 +116,7 @@ class NodeItem(QGraphicsPathItem):
         self.overlay: QColor | None = None
         self.progress: tuple[int, int] | None = None   # (ops run, ops) while a group plays
         self.drew_text = False         # whether the last paint drew the label (level of detail)
+        self.layer = None              # the BoxLayer drawing this box when far away, if any
         self.setFlag(SELECTABLE)
         self.setAcceptHoverEvents(True)
         # repaints of unchanged boxes (pans, zooms, full frames) copy a pixmap, not paint()
@@ -149,12 +150,21 @@ class NodeItem(QGraphicsPathItem):
         if state != self.state:
             self.state = state
             self.update()
+            if self.layer is not None:
+                self.layer.changed(self)
 
     def set_flag(self, name: str, value: object) -> None:
         """Set highlighted / added / overlay / progress and repaint if it changed."""
         if getattr(self, name) != value:
             setattr(self, name, value)
             self.update()
+            if self.layer is not None:
+                self.layer.changed(self)
+
+    def far_fill(self) -> QColor:
+        """The colour of the plain far-away rectangle."""
+        hue, fill, _ = self._colors()
+        return hue if self.state == "active" and self.overlay is None else fill
 
     def _colors(self) -> tuple[QColor, QColor, QColor]:
         """(hue, fill, text) for the current state and overlay."""
@@ -177,7 +187,7 @@ class NodeItem(QGraphicsPathItem):
             self._paint_simple(painter, lod, hue, fill, text)
             return
         t = self.theme
-        painter.setRenderHint(ANTIALIAS, True)
+        painter.setRenderHint(ANTIALIAS, lod > 0.3)   # crisp (and cheaper) when small
         if self.state == "active":
             glow = QColor(hue)
             glow.setAlpha(90)
@@ -197,7 +207,9 @@ class NodeItem(QGraphicsPathItem):
         painter.setBrush(fill)
         painter.drawPath(self._shape)
         if self.highlighted:
-            painter.setPen(QPen(t.highlight, 3.5))
+            # a search match's ring stays at least 2.5 px wide on screen
+            ring = min(max(3.5, 2.5 / lod), 2 * (self.MARGIN - 5))
+            painter.setPen(QPen(t.highlight, ring))
             painter.setBrush(NO_BRUSH)
             painter.drawRoundedRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
                                     .adjusted(-5, -5, 5, 5), 9, 9)
@@ -216,7 +228,7 @@ class NodeItem(QGraphicsPathItem):
         painter.setRenderHint(ANTIALIAS, False)
         r = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
         painter.setPen(QPen(hue, 0) if lod > 0.08 else NO_PEN)
-        painter.setBrush(hue if self.state == "active" and self.overlay is None else fill)
+        painter.setBrush(self.far_fill())
         painter.drawRect(r)
         if self.highlighted or self.isSelected():
             ring = min(3.0 / max(lod, 1e-3), self.MARGIN * 2)
@@ -311,6 +323,8 @@ class EdgeItem(QGraphicsPathItem):
         self._line = (QPointF(), QPointF())
         self._spline = QPainterPath()
         self._hit: QPainterPath | None = None
+        self._pen = QPen()
+        self.setPen(NO_PEN)      # Qt's bounding rect is then the path's (arrowhead included)
         self.set_points(points)
         self._restyle()
 
@@ -327,7 +341,8 @@ class EdgeItem(QGraphicsPathItem):
             pen.setStyle(DOT)
         elif self.role == "control":
             pen.setStyle(DASH)
-        self.setPen(pen)
+        self._pen = pen
+        self.update()
 
     def set_points(self, pts: list[tuple[float, float]]) -> None:
         """Set the spline (bezier control points then the arrow tip)."""
@@ -354,11 +369,10 @@ class EdgeItem(QGraphicsPathItem):
         outline = QPainterPath(path)
         outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
         self.prepareGeometryChange()
-        self.setPath(outline)
+        self.setPath(_padded(outline, 2.0))
 
     def shape(self) -> QPainterPath:
-        """The arrow widened to 8 px (hover), arrowhead included: Qt derives the bounding
-        rect from it."""
+        """The arrow widened to 8 px, arrowhead included (hover and clicks)."""
         if self._hit is None:
             s = QPainterPathStroker()
             s.setWidth(8)
@@ -368,7 +382,7 @@ class EdgeItem(QGraphicsPathItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         lod = screen_scale(painter, option)
-        pen = self.pen()
+        pen = self._pen
         if lod < LOD_SIMPLE:
             # far away: a straight hairline from tail to tip, no spline, no arrowhead
             painter.setRenderHint(ANTIALIAS, False)
@@ -409,6 +423,15 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self._restyle()
         super().hoverLeaveEvent(event)
+
+
+def _padded(path: QPainterPath, pad: float) -> QPainterPath:
+    """path plus two bare move-tos pad outside its corners: Qt's bounding rect (the control
+    points') then leaves room for the pen; nothing extra is drawn."""
+    r = path.controlPointRect()
+    path.moveTo(r.left() - pad, r.top() - pad)
+    path.moveTo(r.right() + pad, r.bottom() + pad)
+    return path
 
 
 def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:

@@ -16,12 +16,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from graphstage.viz.gui.theme import Theme, detail_font
 
 if TYPE_CHECKING:
-    from graphstage.viz.gui.items import ClusterItem, EdgeItem
+    from graphstage.viz.gui.items import ClusterItem, EdgeItem, NodeItem
 
 # Qt enum members, looked up once: attribute access on PySide's Python enums costs microseconds,
 # and boxes are built and painted by the thousand.
@@ -43,6 +49,7 @@ TITLE_PX = 9.0
 LOD_SIMPLE = 0.2
 LOD_ARROWS = 0.12
 LOD_SHADOW = 0.5         # a group's stacked-card shadow only where its text shows
+BOX_LAYER_MIN = 1500     # more boxes than this: far away they are drawn by one BoxLayer
 NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
 
 
@@ -135,23 +142,150 @@ class Backdrop(QGraphicsItem):
             painter.drawPath(path)
 
 
+class BoxLayer(QGraphicsItem):
+    """A big graph's op boxes as plain rectangles in one item, for far-away zooms: one
+    drawRects per colour instead of one item each, so Qt has a handful of items to sort
+    through per frame instead of thousands. Boxes report their state changes (NodeItem.layer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rects: dict[str, QRectF] = {}
+        self._colour: dict[str, int] = {}
+        self._buckets: dict[int, tuple[QColor, dict[str, QRectF]]] = {}
+        self._lists: dict[int, list[QRectF]] = {}
+        self._rings: set[str] = set()
+        self._rect = QRectF()
+        self._ring_pen = QPen()
+        self.setZValue(2)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_boxes(self, items: Iterable[NodeItem], theme: Theme) -> None:
+        """Draw these boxes (at their item positions)."""
+        self.prepareGeometryChange()
+        self._rects, self._colour, self._buckets, self._lists = {}, {}, {}, {}
+        self._rings = set()
+        self._ring_pen = QPen(theme.highlight, 0)
+        rect = QRectF()
+        for it in items:
+            p = it.pos()
+            r = QRectF(p.x() - it.w / 2, p.y() - it.h / 2, it.w, it.h)
+            self._rects[it.key] = r
+            rect = rect.united(r)
+            self._file(it)
+        self._rect = rect.adjusted(-8, -8, 8, 8)
+
+    def _file(self, it: NodeItem) -> None:
+        """Put a box in its colour's bucket (and ring set)."""
+        key = it.key
+        colour = it.far_fill()
+        rgba = colour.rgba()
+        old = self._colour.get(key)
+        if old is not None:
+            if old == rgba:
+                return
+            self._buckets[old][1].pop(key, None)
+            self._lists.pop(old, None)
+        self._colour[key] = rgba
+        self._buckets.setdefault(rgba, (colour, {}))[1][key] = self._rects[key]
+        self._lists.pop(rgba, None)
+        if it.highlighted or it.isSelected():
+            self._rings.add(key)
+        else:
+            self._rings.discard(key)
+
+    def changed(self, it: NodeItem) -> None:
+        """A box changed state, overlay or highlight: repaint its spot."""
+        if it.key in self._rects:
+            self._file(it)
+            self.update(self._rects[it.key].adjusted(-6, -6, 6, 6))
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(ANTIALIAS, False)
+        painter.setPen(NO_PEN)
+        for rgba, (colour, rects) in self._buckets.items():
+            if not rects:
+                continue
+            lst = self._lists.get(rgba)
+            if lst is None:
+                lst = self._lists[rgba] = list(rects.values())
+            painter.setBrush(colour)
+            painter.drawRects(lst)
+        if self._rings:
+            lod = screen_scale(painter, option)
+            pen = QPen(self._ring_pen.color(), 3.0 / max(lod, 1e-3))
+            painter.setPen(pen)
+            painter.setBrush(NO_BRUSH)
+            painter.drawRects([self._rects[k] for k in self._rings])
+
+
+def _layer(scene: QGraphicsScene, z: float) -> QGraphicsRectItem:
+    """An empty parent item: hiding it hides its children, and Qt then skips the whole
+    subtree per frame instead of visiting thousands of hidden items."""
+    item = QGraphicsRectItem()
+    item.setPen(NO_PEN)      # an empty rect and no pen: it adds nothing to the scene's bounds
+    item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+    item.setZValue(z)
+    scene.addItem(item)
+    return item
+
+
 class DetailSwitch:
-    """Swaps a canvas's edge and frame items for one Backdrop below LOD_SIMPLE (and back)."""
+    """Holds the canvas's items in four parent layers (frames, edges, op boxes, group boxes)
+    and, below LOD_SIMPLE, hides the frame and edge layers behind one Backdrop and a big
+    graph's op boxes (over BOX_LAYER_MIN) behind one BoxLayer."""
 
     def __init__(self, scene: QGraphicsScene) -> None:
+        self.frames, self.edges = _layer(scene, 0), _layer(scene, 1)
+        self.ops, self.groups = _layer(scene, 2), _layer(scene, 2)
         self.backdrop = Backdrop()
         self.backdrop.setVisible(False)
         scene.addItem(self.backdrop)
+        self.boxes = BoxLayer()
+        self.boxes.setVisible(False)
+        scene.addItem(self.boxes)
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now
-        self._edges: dict = {}
-        self._frames: dict = {}
+        self._nodes: dict = {}
+        self._theme: Theme | None = None
 
-    def set_content(self, edges: dict, frames: dict, theme: Theme) -> None:
-        """The canvas's current edge and frame items (dicts it keeps up to date)."""
-        self._edges, self._frames = edges, frames
+    def parent_of(self, item: QGraphicsItem) -> QGraphicsItem:
+        """The layer an item belongs in."""
+        kind = type(item).__name__
+        if kind == "NodeItem":
+            return self.groups if item.is_group else self.ops
+        return self.edges if kind == "EdgeItem" else self.frames
+
+    def set_content(self, edges: dict, frames: dict, theme: Theme,
+                    nodes: dict | None = None) -> None:
+        """The canvas's current edge, frame and box items (dicts it keeps up to date)."""
+        self._nodes = nodes if nodes is not None else self._nodes
         self.backdrop.set_content(edges.values(), frames.values(), theme)
+        self._theme = theme
         self._show(self.far, force=True)
+
+    def boxes_moved(self) -> None:
+        """The boxes reached new places (a graph shown, a morph done): redraw the box layer."""
+        if self.boxes.isVisible():
+            self.boxes.set_boxes([it for it in self._nodes.values() if not it.is_group],
+                                 self._theme)
+
+    def _boxes_far(self, far: bool) -> None:
+        """Op boxes of a big graph go into the box layer when far away (groups stay items:
+        they keep their titles and progress bars)."""
+        big = far and len(self._nodes) > BOX_LAYER_MIN
+        if big == self.boxes.isVisible() and not big:
+            return
+        ops = [it for it in self._nodes.values() if not it.is_group]
+        if big:
+            self.boxes.set_boxes(ops, self._theme)
+        self.boxes.setVisible(big)
+        self.ops.setVisible(not big)
+        for it in ops:
+            it.layer = self.boxes if big else None
 
     def zoom(self, scale: float) -> None:
         """The view's scale changed."""
@@ -163,12 +297,13 @@ class DetailSwitch:
             return
         self._shown = far
         self.backdrop.setVisible(far)
-        for it in [*self._edges.values(), *self._frames.values()]:
-            it.setVisible(not far)
+        self.edges.setVisible(not far)
+        self.frames.setVisible(not far)
+        self._boxes_far(far)
 
     @contextmanager
     def rendering(self, far: bool) -> Iterator[None]:
-        """Draw with (far=False) every edge and frame item, or (far=True) the backdrop,
+        """Draw with (far=False) every item, or (far=True) the backdrop and box layer,
         whatever the zoom, for the duration (exports, the minimap's picture)."""
         shown = self._shown
         self._show(far)

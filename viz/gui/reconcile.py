@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtWidgets import QGraphicsScene
 
 from graphstage.viz.gui.items import ClusterItem, EdgeItem, NodeItem
+from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, scope_prefixes, scope_title
 from graphstage.viz.layout import Layout
@@ -30,11 +30,11 @@ class Reconciled:
         return len(self.moves) + len(self.fade_in) + len(self.fade_out)
 
 
-def reconcile_nodes(scene: QGraphicsScene, old: dict[str, NodeItem], display: DisplayGraph,
+def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: DisplayGraph,
                     layout: Layout, theme: Theme, morph: bool,
                     added: set[str] | None) -> Reconciled:
     """Keep the items whose box is unchanged (they move), replace changed ones, add new ones
-    (all added to scene) and list the old ones to drop."""
+    (each into its layer) and list the old ones to drop."""
     out = Reconciled()
     for key, dn in display.nodes.items():
         cx, cy, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
@@ -50,7 +50,7 @@ def reconcile_nodes(scene: QGraphicsScene, old: dict[str, NodeItem], display: Di
                 start = item.pos()
             item = NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, theme)
             item.setPos(target if start is None or not morph else start)
-            scene.addItem(item)
+            item.setParentItem(layers.parent_of(item))
             if start is not None and morph:
                 out.moves.append((item, start, target))
             else:
@@ -61,22 +61,22 @@ def reconcile_nodes(scene: QGraphicsScene, old: dict[str, NodeItem], display: Di
     return out
 
 
-def static_items(scene: QGraphicsScene, display: DisplayGraph, layout: Layout,
+def static_items(layers: DetailSwitch, display: DisplayGraph, layout: Layout,
                  theme: Theme) -> tuple[dict[tuple[str, str], EdgeItem], dict[str, ClusterItem]]:
-    """New edge and scope-frame items for a layout, added to scene."""
+    """New edge and scope-frame items for a layout, each added to its layer."""
     edges = {}
     for ek, de in display.edges.items():
         pts = layout.edges.get(ek)
         if pts is None:
             continue
         e = EdgeItem(ek, pts, de.role, de.phase, de.shape, theme)
-        scene.addItem(e)
+        e.setParentItem(layers.edges)
         edges[ek] = e
     clusters = {}
     for cid, (x, y, w, h) in layout.clusters.items():
         phase, _, scope = cid.partition(":")
         c = ClusterItem(cid, scope, scope_title(scope), QRectF(x, y, w, h), phase, theme)
         c.nested = any(f"{phase}:{p}" in layout.clusters for p in scope_prefixes(scope)[:-1])
-        scene.addItem(c)
+        c.setParentItem(layers.frames)
         clusters[cid] = c
     return edges, clusters
