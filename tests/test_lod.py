@@ -89,15 +89,16 @@ def test_far_away_edges_and_frames_come_from_one_backdrop(canvas):
     canvas.resetTransform()
     near = _render(canvas, area)
     assert canvas.transform().m11() >= LOD_SIMPLE
-    assert all(e.isVisible() for e in canvas.edges.values())
+    scene = canvas.scene()
+    assert all(e.scene() is scene and e.isVisible() for e in canvas.edges.values())
     canvas.scale(0.1, 0.1)             # far away: one backdrop item instead of thousands
-    assert not any(e.isVisible() for e in canvas.edges.values())
-    assert not any(c.isVisible() for c in canvas.clusters.values())
+    assert not any(e.scene() for e in canvas.edges.values())      # out of the scene
+    assert not any(c.scene() for c in canvas.clusters.values())
     assert canvas.detail.backdrop.isVisible()
     assert _render(canvas, area) == near   # exports draw full detail whatever the zoom
-    assert not edge.isVisible()
+    assert edge.scene() is None
     canvas.resetTransform()
-    assert all(e.isVisible() for e in canvas.edges.values())
+    assert all(e.scene() is scene and e.isVisible() for e in canvas.edges.values())
     assert not canvas.detail.backdrop.isVisible()
 
 

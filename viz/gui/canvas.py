@@ -173,7 +173,7 @@ class GraphCanvas(NavigableView):
             self._start_morph(rec, old_other)
             return
         for it in rec.fade_out + old_other:
-            scene.removeItem(it)
+            self.detail.drop(it)
         for it, _a, b in rec.moves:
             it.setPos(b)
         for it in rec.fade_in:
@@ -184,7 +184,6 @@ class GraphCanvas(NavigableView):
 
     def _start_morph(self, rec: Reconciled, old_other: list) -> None:
         """Glide kept boxes to their new places while old items fade out and new ones in."""
-        scene = self.scene()
         new_other = [*self.edges.values(), *self.clusters.values()]
         for it in new_other + rec.fade_in:
             it.setOpacity(0.0)
@@ -207,8 +206,7 @@ class GraphCanvas(NavigableView):
 
         def done() -> None:
             for it in self._dying:
-                if it.scene() is scene:
-                    scene.removeItem(it)
+                self.detail.drop(it)
             self._dying = []
             self._morph = None
             self.detail.boxes_moved()

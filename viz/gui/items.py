@@ -149,17 +149,21 @@ class NodeItem(QGraphicsPathItem):
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.update()
-            if self.layer is not None:
-                self.layer.changed(self)
+            self._changed()
 
     def set_flag(self, name: str, value: object) -> None:
         """Set highlighted / added / overlay / progress and repaint if it changed."""
         if getattr(self, name) != value:
             setattr(self, name, value)
+            self._changed()
+
+    def _changed(self) -> None:
+        # hidden in a box layer: tell the layer only (an update() of a hidden child makes Qt
+        # walk all its thousands of siblings every frame)
+        if self.layer is not None:
+            self.layer.changed(self)
+        else:
             self.update()
-            if self.layer is not None:
-                self.layer.changed(self)
 
     def far_fill(self) -> QColor:
         """The colour of the plain far-away rectangle."""

@@ -223,8 +223,8 @@ class BoxLayer(QGraphicsItem):
 
 
 def _layer(scene: QGraphicsScene, z: float) -> QGraphicsRectItem:
-    """An empty parent item: hiding it hides its children, and Qt then skips the whole
-    subtree per frame instead of visiting thousands of hidden items."""
+    """An empty parent item for one kind of item; the switch takes it out of the scene (with
+    its children) when it is not drawn."""
     item = QGraphicsRectItem()
     item.setPen(NO_PEN)      # an empty rect and no pen: it adds nothing to the scene's bounds
     item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
@@ -235,8 +235,8 @@ def _layer(scene: QGraphicsScene, z: float) -> QGraphicsRectItem:
 
 class DetailSwitch:
     """Holds the canvas's items in four parent layers (frames, edges, op boxes, group boxes)
-    and, below LOD_SIMPLE, hides the frame and edge layers behind one Backdrop and a big
-    graph's op boxes (over BOX_LAYER_MIN) behind one BoxLayer."""
+    and, below LOD_SIMPLE, swaps the frame and edge layers for one Backdrop and a big graph's
+    op boxes (over BOX_LAYER_MIN) for one BoxLayer."""
 
     def __init__(self, scene: QGraphicsScene) -> None:
         self.frames, self.edges = _layer(scene, 0), _layer(scene, 1)
@@ -251,6 +251,23 @@ class DetailSwitch:
         self._shown = False     # whether the backdrop is what is shown now
         self._nodes: dict = {}
         self._theme: Theme | None = None
+        self._scene = scene
+
+    def _attach(self, layer: QGraphicsItem, on: bool) -> None:
+        """Put a layer in the scene or take it out: out of the scene its thousands of items
+        cost nothing per frame (hidden ones would still be walked by Qt's index)."""
+        if on and layer.scene() is None:
+            self._scene.addItem(layer)
+        elif not on and layer.scene() is not None:
+            self._scene.removeItem(layer)
+
+    @staticmethod
+    def drop(item: QGraphicsItem) -> None:
+        """Remove an item from the canvas, whether or not its layer is in the scene."""
+        if item.scene() is not None:
+            item.scene().removeItem(item)
+        else:
+            item.setParentItem(None)
 
     def parent_of(self, item: QGraphicsItem) -> QGraphicsItem:
         """The layer an item belongs in."""
@@ -283,9 +300,11 @@ class DetailSwitch:
         if big:
             self.boxes.set_boxes(ops, self._theme)
         self.boxes.setVisible(big)
-        self.ops.setVisible(not big)
+        self._attach(self.ops, not big)
         for it in ops:
             it.layer = self.boxes if big else None
+            if not big:
+                it.update()     # it may have changed while the layer drew it
 
     def zoom(self, scale: float) -> None:
         """The view's scale changed."""
@@ -297,8 +316,8 @@ class DetailSwitch:
             return
         self._shown = far
         self.backdrop.setVisible(far)
-        self.edges.setVisible(not far)
-        self.frames.setVisible(not far)
+        self._attach(self.edges, not far)
+        self._attach(self.frames, not far)
         self._boxes_far(far)
 
     @contextmanager
