@@ -122,3 +122,29 @@ def test_search_ring_is_drawn_near_and_far(canvas):
         canvas.set_highlight({key})
         assert _ring_pixels(canvas, key) >= 8, scale    # a ring, even when the box is tiny
     canvas.set_highlight(set())
+
+
+def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch):
+    """Past BOX_LAYER_MIN boxes, far away op boxes leave the scene for one BoxLayer, which
+    still shows each box's state colour."""
+    from graphstage.viz.gui import lod
+    monkeypatch.setattr(lod, "BOX_LAYER_MIN", 50)      # the fixture's ~160 boxes count as big
+    op = max((it for it in canvas.nodes.values() if not it.is_group), key=lambda it: it.w)
+    canvas.resetTransform()
+    canvas.scale(0.15, 0.15)
+    canvas.centerOn(op)
+    assert op.scene() is None and canvas.detail.boxes.isVisible()
+    assert all(it.scene() is canvas.scene() for it in canvas.nodes.values() if it.is_group)
+    centre = canvas.mapFromScene(op.pos())
+
+    def colour() -> QColor:
+        return QColor(canvas.viewport().grab().toImage().pixel(centre))
+
+    op.set_state("idle")
+    idle = colour()
+    op.set_state("active")
+    assert colour() == op.far_fill() != idle
+    op.set_state("idle")
+    assert colour() == idle
+    canvas.resetTransform()
+    assert op.scene() is canvas.scene() and not canvas.detail.boxes.isVisible()
