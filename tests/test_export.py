@@ -204,3 +204,63 @@ def test_viz_export_does_not_import_frameworks():
     code = ("import sys, graphstage.viz.export, graphstage.viz.dot, graphstage.viz.qtrender; "
             "assert not {'torch', 'tensorflow'} & set(sys.modules), 'framework imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="module")
+def gpt():
+    """The 12-layer GPT example: 1,405 nodes, past the export's fold threshold."""
+    return trace_script(EXAMPLES / "gpt_torch.py", steps=1)
+
+
+def _png_side(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def _represented(graph, groups: dict) -> None:
+    """Every graph node is drawn: as its own box, or inside the folded box of a scope prefix."""
+    folded = {unquote(i[len("scope-"):]).rsplit("@", 1)[0] for i in groups
+              if i.startswith("scope-")}
+    for _, a in graph.nodes(data=True):
+        parts = [p for p in a.get("scope", "").split("/") if p]
+        prefixes = {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        assert svg_id(a["key"]) in groups or prefixes & folded, a["key"]
+
+
+def test_big_graph_exports_folded_and_png_is_capped(gpt, tmp_path):
+    graph = gpt.steps[0]
+    assert graph.number_of_nodes() > export_mod.MAX_NODES
+    svg = export_step(graph, tmp_path / "gpt.svg")
+    groups = _groups(svg)
+    assert len(groups) <= 170 < graph.number_of_nodes()          # about the opening view
+    assert any(i.startswith("scope-blocks") for i in groups)      # the blocks are folded boxes
+    _represented(graph, groups)
+    assert "collapsed automatically" in svg.read_text(encoding="utf-8")
+    width, height = _png_side(export_step(graph, tmp_path / "gpt.png"))
+    assert 200 < max(width, height) <= 8000
+
+
+def test_expand_all_draws_every_op_and_png_stays_under_8000_px(gpt, tmp_path):
+    graph = gpt.steps[0]
+    groups = _groups(export_step(graph, tmp_path / "all.svg", expand_all=True))
+    for _, a in graph.nodes(data=True):
+        assert svg_id(a["key"]) in groups, a["key"]
+    # the full drawing is 16,000 px tall at 120 dpi: it is scaled down to the cap
+    width, height = _png_side(export_step(graph, tmp_path / "all.png", expand_all=True))
+    assert 7500 <= max(width, height) <= 8000
+
+
+def test_cli_expand_all_and_collapse_depth(gpt, tmp_path):
+    trace = gpt.save(tmp_path / "gpt.json")
+    for args, out in ((["--expand-all"], "all"), (["--collapse-depth", "0"], "d0")):
+        subprocess.run([sys.executable, "-m", "graphstage", "export", str(trace), "--format",
+                        "svg", "-o", str(tmp_path / out), *args], cwd=ROOT, check=True,
+                       capture_output=True)
+    every = _groups(tmp_path / "all" / "step_0000.svg")
+    assert len(every) == gpt.steps[0].number_of_nodes()
+    top = _groups(tmp_path / "d0" / "step_0000.svg")
+    assert len(top) < 40 and svg_id("blocks@forward", "scope-") in top
+    help_text = subprocess.run([sys.executable, "-m", "graphstage", "export", "--help"],
+                               cwd=ROOT, capture_output=True, text=True).stdout
+    assert "--expand-all" in help_text and "svg" in help_text

@@ -76,7 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--fps", type=float, default=15.0,
                    help="with --animate: frames per second of playback (default 15)")
     e.add_argument("--collapse-depth", type=int, default=None,
-                   help="collapse scopes deeper than N (default: automatic for big graphs)")
+                   help="collapse scopes deeper than N (default: graphs over 400 nodes fold "
+                        "like the app's opening view)")
+    e.add_argument("--expand-all", action="store_true",
+                   help="draw every op, however big (use --format svg for full graphs; PNGs are "
+                        "capped at 8,000 px a side)")
     e.add_argument("-o", "--output", default="graphstage-export", help="output folder")
     _timeout_option(e)
     _tf_options(e)
@@ -186,7 +190,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _export_animations(session, out_dir, fmt, args.fps)
     bar = _Progress(f"exporting {fmt}")
     paths = export_session(session, out_dir, fmt, progress=bar.update,
-                           collapse_depth=args.collapse_depth)
+                           collapse_depth=args.collapse_depth, expand_all=args.expand_all)
     bar.done()
     print(f"{out_dir}: {len(paths)} {fmt} file(s) of {session.model}")
     return 0

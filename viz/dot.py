@@ -10,7 +10,7 @@ docs/export.md describes the picture for users.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,8 @@ INPUT_FILL = "#EEEEEE"
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 MAX_LABEL_CHARS = 36
 MAX_NODES = 1500
+FOLD_ABOVE = 400   # graphs with more nodes export folded, like the app's opening view
+FOLD_BOXES = 160   # ... to about this many boxes (the app's READABLE_NODES)
 REMOVED_LISTED = 6
 
 
@@ -134,6 +136,66 @@ def auto_collapse_depth(graph: nx.DiGraph, limit: int = MAX_NODES) -> int | None
         if collapsed_size(graph, depth) <= limit:
             return depth
     return 0
+
+
+def fold_key(scope: str, folded: Collection[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The outermost folded scope prefix holding ``scope``, or None if it stays open."""
+    parts = scope_parts(scope)
+    for i in range(1, len(parts) + 1):
+        if parts[:i] in folded:
+            return parts[:i]
+    return None
+
+
+def fold_scopes(graph: nx.DiGraph, limit: int = FOLD_BOXES) -> set[tuple[str, ...]]:
+    """Scopes to fold so the drawing keeps about ``limit`` boxes: every top scope starts
+    folded, then scopes open level by level, smallest first, while the box count allows
+    (a huge optimizer scope stays one box per phase while the model's layers open)."""
+    direct: dict[tuple, int] = {}
+    phases: dict[tuple, set[str]] = {}
+    kids: dict[tuple, set[tuple]] = {}
+    size: dict[tuple, int] = {}
+    singles = 0
+    for _, a in graph.nodes(data=True):
+        parts = scope_parts(a.get("scope", ""))
+        if not parts:
+            singles += 1
+        for i in range(1, len(parts) + 1):
+            p = parts[:i]
+            phases.setdefault(p, set()).add(a.get("phase", "forward"))
+            size[p] = size.get(p, 0) + 1
+            if i < len(parts):
+                kids.setdefault(p, set()).add(parts[: i + 1])
+            else:
+                direct[p] = direct.get(p, 0) + 1
+    level = sorted((p for p in phases if len(p) == 1), key=lambda p: (size[p], p))
+    folded = set(level)
+    boxes = singles + sum(len(phases[p]) for p in level)
+    while level:
+        following = []
+        for p in level:
+            delta = direct.get(p, 0) + sum(len(phases[k]) for k in kids.get(p, ())) \
+                - len(phases[p])
+            if boxes + delta <= limit:
+                folded.discard(p)
+                folded.update(kids.get(p, ()))
+                boxes += delta
+                following.extend(kids.get(p, ()))
+        level = sorted(following, key=lambda p: (size[p], p))
+    return folded
+
+
+def folded_size(graph: nx.DiGraph, folded: Collection[tuple[str, ...]]) -> int:
+    """How many boxes the drawing has with the ``folded`` scopes each one box per phase."""
+    groups: set = set()
+    singles = 0
+    for _, a in graph.nodes(data=True):
+        fk = fold_key(a.get("scope", ""), folded)
+        if fk is None:
+            singles += 1
+        else:
+            groups.add((fk, a.get("phase")))
+    return singles + len(groups)
 
 
 @dataclass
@@ -337,13 +399,15 @@ def to_dot(
     previous_step: int | None = None,
     notes: list[str] | None = None,
     graph_attrs: Mapping[str, str] | None = None,
+    folded: Collection[tuple[str, ...]] | None = None,
 ) -> str:
     """DOT source drawing one step graph (phase colours, scope clusters, diff marks, legend).
 
     ``diff`` is a :class:`tracers.contract.StepDiff` against the previous step (``previous_step``,
     default step - 1); ``collapse_depth`` folds scopes nested deeper than that into one box per
     scope and phase; ``notes`` adds lines under the title; ``graph_attrs`` (e.g. dpi) are
-    appended to the graph's attributes.
+    appended to the graph's attributes; ``folded`` (scope paths as tuples, see
+    :func:`fold_scopes`) folds those scopes instead of a uniform depth.
     """
     added = set(diff.added) if diff is not None else set()
     boxes: dict[str, _Box] = {}
@@ -351,7 +415,8 @@ def to_dot(
     groups: dict[tuple, list[str]] = {}
 
     for i, (n, a) in enumerate(graph.nodes(data=True)):
-        ck = collapse_key(a.get("scope", ""), collapse_depth)
+        ck = fold_key(a.get("scope", ""), folded) if folded is not None else \
+            collapse_key(a.get("scope", ""), collapse_depth)
         if ck is not None:
             groups.setdefault((ck, a.get("phase", "forward")), []).append(n)
             continue

@@ -1,15 +1,18 @@
 """Headless export of step graphs to SVG, PNG, PDF or DOT files through Graphviz.
 
 Works with either engine that :func:`viz.graphviz.find_engine` finds. Graphs over
-:data:`viz.dot.MAX_NODES` boxes are collapsed by scope automatically so they still lay out in one
-piece; PDF comes from ``dot -Tpdf`` or, when the engine cannot write PDF (graphviz-pure), from
-the SVG through Qt's SVG renderer. docs/export.md is the user-facing description.
+:data:`MAX_NODES` nodes are folded by scope to about :data:`viz.dot.FOLD_BOXES` boxes, like the
+app's opening view (``collapse_depth`` picks a uniform depth, ``expand_all`` draws every op; SVG
+suits full graphs); PNG images are at most :data:`PNG_MAX_SIDE` pixels on their long side. PDF
+comes from ``dot -Tpdf`` or, when the engine cannot write PDF (graphviz-pure), from the SVG
+through Qt's SVG renderer. docs/export.md is the user-facing description.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,13 +21,23 @@ from typing import Any
 import networkx as nx
 
 from graphstage.viz import graphviz, qtrender
-from graphstage.viz.dot import MAX_NODES, auto_collapse_depth, collapsed_size, to_dot
+from graphstage.viz.dot import (
+    FOLD_ABOVE,
+    FOLD_BOXES,
+    FONT_SIZE,
+    collapsed_size,
+    fold_scopes,
+    folded_size,
+    to_dot,
+)
 from graphstage.viz.graphviz import Engine, GraphvizError
 
 FORMATS = ("svg", "png", "pdf", "dot")
+MAX_NODES = FOLD_ABOVE  # more nodes than this: folded (unless collapse_depth or expand_all)
 PNG_DPI = 120
-PNG_MAX_SIDE = 16000        # pixels; Graphviz shrinks the drawing to fit
-PNG_MAX_PIXELS = 60_000_000  # about 240 MB of RGBA; larger drawings are re-rendered at lower dpi
+PNG_MAX_SIDE = 8000         # pixels on the long side; Graphviz shrinks the drawing to fit
+PNG_MAX_PIXELS = 40_000_000  # about 160 MB of RGBA; larger drawings are re-rendered at lower dpi
+PNG_MIN_TEXT_PX = 9         # an auto-folded PNG folds further rather than shrink text below this
 PDF_MAX_SIDE_IN = 200       # the PDF page size limit most viewers accept
 TIMEOUT_S = 300.0
 
@@ -51,14 +64,14 @@ def _render(source: str, fmt: str, engine: Engine, timeout: float, hint: str) ->
         raise GraphvizError(f"{exc}; {hint}") from None
 
 
-def _collapse_hint(graph: nx.DiGraph, depth: int | None) -> str:
+def _collapse_hint(graph: nx.DiGraph, depth: int | None, boxes: int) -> str:
     smaller = 0 if depth is None else max(0, depth - 1)
-    now, then = collapsed_size(graph, depth), collapsed_size(graph, smaller)
-    if then >= now:
+    then = collapsed_size(graph, smaller)
+    if then >= boxes:
         return ("the graph is too big to lay out even with its scopes collapsed: export a "
                 "smaller part of the model or trace a smaller configuration")
     return (f"try collapse_depth={smaller} (CLI: --collapse-depth {smaller}) to draw {then:,} "
-            f"boxes instead of {now:,}")
+            f"boxes instead of {boxes:,}")
 
 
 def step_source(
@@ -66,25 +79,33 @@ def step_source(
     *,
     diff: Any = None,
     collapse_depth: int | None = None,
+    expand_all: bool = False,
     previous_step: int | None = None,
     graph_attrs: dict[str, str] | None = None,
-) -> tuple[str, int | None]:
-    """DOT source for a step, auto-collapsing graphs too big to lay out; returns (source, depth)."""
+    fold_limit: int | None = None,
+) -> tuple[str, int | None, int]:
+    """DOT source for a step, folding graphs over MAX_NODES nodes (to about ``fold_limit``
+    boxes, default FOLD_BOXES) unless a depth or expand_all is given; returns (source, collapse
+    depth, boxes drawn)."""
     notes = []
-    if collapse_depth is None:
-        collapse_depth = auto_collapse_depth(graph, MAX_NODES)
-        if collapse_depth is not None:
-            notes.append(f"{graph.number_of_nodes():,} nodes: scopes below depth "
-                         f"{collapse_depth} collapsed automatically to "
-                         f"{collapsed_size(graph, collapse_depth):,} boxes "
-                         "(choose with collapse_depth / --collapse-depth)")
-    elif collapsed_size(graph, collapse_depth) < graph.number_of_nodes():
-        notes.append(f"scopes below depth {collapse_depth} collapsed: "
-                     f"{graph.number_of_nodes():,} nodes in "
-                     f"{collapsed_size(graph, collapse_depth):,} boxes")
+    n = graph.number_of_nodes()
+    folded = None
+    if expand_all:
+        collapse_depth, boxes = None, n
+    elif collapse_depth is None and n > MAX_NODES:
+        folded = fold_scopes(graph, fold_limit or min(FOLD_BOXES, MAX_NODES))
+        boxes = folded_size(graph, folded)
+        notes.append(f"{n:,} nodes: scopes collapsed automatically to {boxes:,} boxes like the "
+                     "app's opening view (choose a depth with --collapse-depth, or draw every "
+                     "op with --expand-all, best as SVG)")
+    else:
+        boxes = collapsed_size(graph, collapse_depth)
+        if boxes < n:
+            notes.append(f"scopes below depth {collapse_depth} collapsed: {n:,} nodes in "
+                         f"{boxes:,} boxes")
     source = to_dot(graph, diff=diff, collapse_depth=collapse_depth, notes=notes,
-                    previous_step=previous_step, graph_attrs=graph_attrs)
-    return source, collapse_depth
+                    previous_step=previous_step, graph_attrs=graph_attrs, folded=folded)
+    return source, collapse_depth, boxes
 
 
 def export_step(
@@ -98,8 +119,12 @@ def export_step(
     previous_step: int | None = None,
     dpi: int = PNG_DPI,
     timeout: float = TIMEOUT_S,
+    expand_all: bool = False,
 ) -> Path:
     """Write one step graph as svg, png, pdf or dot (``fmt`` defaults to the path's suffix).
+
+    Graphs over MAX_NODES nodes are folded like the app's opening view unless
+    ``collapse_depth`` or ``expand_all`` says otherwise; PNGs are at most PNG_MAX_SIDE px.
 
     ``engine`` is an Engine, 'dot' or 'graphviz-pure' (default: find_engine's choice). Raises
     GraphvizError with a one-line message when the engine is missing, fails or times out.
@@ -115,37 +140,65 @@ def export_step(
     via_qt = eng is not None and qtrender.available() and (
         (fmt == "png" and eng.name == "graphviz-pure") or (fmt == "pdf" and "pdf" not in
                                                             eng.formats))
-    attrs: dict[str, str] = {}
-    if fmt == "png" and not via_qt:
-        attrs = {"dpi": str(dpi), "size": f"{PNG_MAX_SIDE / dpi:.2f},{PNG_MAX_SIDE / dpi:.2f}"}
-    elif fmt == "pdf":
-        attrs = {"size": f"{PDF_MAX_SIDE_IN},{PDF_MAX_SIDE_IN}"}
-    source, depth = step_source(graph, diff=diff, collapse_depth=collapse_depth,
-                                previous_step=previous_step, graph_attrs=attrs)
-    if eng is None:
-        data = source.encode("utf-8")
-    else:
-        hint = _collapse_hint(graph, depth)
-        if via_qt:
-            svg = _render(source, "svg", eng, timeout, hint)
-            data = (qtrender.svg_to_png(svg, dpi, PNG_MAX_SIDE, PNG_MAX_PIXELS) if fmt == "png"
-                    else qtrender.svg_to_pdf(svg, PDF_MAX_SIDE_IN * 72))
-        elif fmt == "png":
-            data = _render(source, "png", eng, timeout, hint)
-            width, height = _png_size(data)
-            if width * height > PNG_MAX_PIXELS:
-                attrs["dpi"] = str(max(24, int(dpi * math.sqrt(PNG_MAX_PIXELS
-                                                                / (width * height)))))
-                source, _ = step_source(graph, diff=diff, collapse_depth=depth,
-                                        previous_step=previous_step, graph_attrs=attrs)
-                data = _render(source, "png", eng, timeout, hint)
-        else:
-            data = _render(source, fmt, eng, timeout, hint)
+    src: dict[str, Any] = {"diff": diff, "collapse_depth": collapse_depth,
+                           "expand_all": expand_all, "previous_step": previous_step}
+    if fmt == "png" and eng is not None and collapse_depth is None and not expand_all \
+            and graph.number_of_nodes() > MAX_NODES:
+        src["fold_limit"] = _legible_fold(graph, src, dpi, eng, timeout)
+    data = _draw(graph, fmt, eng, via_qt, dpi, timeout, src)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def _draw(graph: nx.DiGraph, fmt: str, eng: Engine | None, via_qt: bool, dpi: int,
+          timeout: float, src: dict[str, Any]) -> bytes:
+    """The file's bytes: DOT source, or the engine's (or Qt's) drawing of it."""
+    attrs: dict[str, str] = {}
+    if fmt == "png" and not via_qt:
+        attrs = {"dpi": str(dpi), "size": f"{PNG_MAX_SIDE / dpi:.2f},{PNG_MAX_SIDE / dpi:.2f}"}
+    elif fmt == "pdf":
+        attrs = {"size": f"{PDF_MAX_SIDE_IN},{PDF_MAX_SIDE_IN}"}
+    source, depth, boxes = step_source(graph, graph_attrs=attrs, **src)
+    if eng is None:
+        return source.encode("utf-8")
+    hint = _collapse_hint(graph, depth, boxes)
+    if via_qt:
+        svg = _render(source, "svg", eng, timeout, hint)
+        return (qtrender.svg_to_png(svg, dpi, PNG_MAX_SIDE, PNG_MAX_PIXELS) if fmt == "png"
+                else qtrender.svg_to_pdf(svg, PDF_MAX_SIDE_IN * 72))
+    if fmt != "png":
+        return _render(source, fmt, eng, timeout, hint)
+    data = _render(source, "png", eng, timeout, hint)
+    width, height = _png_size(data)
+    if width * height > PNG_MAX_PIXELS:
+        attrs["dpi"] = str(max(24, int(dpi * math.sqrt(PNG_MAX_PIXELS / (width * height)))))
+        source, _, _ = step_source(graph, graph_attrs=attrs, **src)
+        data = _render(source, "png", eng, timeout, hint)
+    return data
+
+
+def _legible_fold(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine,
+                  timeout: float) -> int:
+    """How many boxes an auto-folded PNG may hold so that, shrunk into PNG_MAX_SIDE, its text
+    stays at least PNG_MIN_TEXT_PX tall: the drawing is laid out as SVG to learn its natural
+    size, and folded further (at most twice) while it would shrink too much."""
+    limit = min(FOLD_BOXES, MAX_NODES)
+    least = PNG_MIN_TEXT_PX / (FONT_SIZE * dpi / 72)
+    for _ in range(3):
+        source, depth, boxes = step_source(graph, fold_limit=limit, **src)
+        svg = _render(source, "svg", eng, timeout, _collapse_hint(graph, depth, boxes))
+        m = re.search(rb'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+        if m is None:
+            break
+        scale = PNG_MAX_SIDE / (max(float(m[1]), float(m[2])) * dpi / 72)
+        fewer = int(boxes * scale / least)
+        if scale >= least or fewer < 1 or folded_size(graph, fold_scopes(graph, fewer)) >= boxes:
+            break
+        limit = fewer
+    return limit
 
 
 def export_session(
@@ -157,6 +210,7 @@ def export_session(
     *,
     collapse_depth: int | None = None,
     engine: Engine | str | None = None,
+    expand_all: bool = False,
 ) -> list[Path]:
     """Write one file per step (step_0003.svg...), each marked with its diff vs the step before.
 
@@ -176,7 +230,7 @@ def export_session(
         written.append(export_step(graph, target, fmt,
                                    diff=session.diff(i) if i > 0 else None,
                                    previous_step=previous, collapse_depth=collapse_depth,
-                                   engine=eng))
+                                   engine=eng, expand_all=expand_all))
         if progress:
             progress(done, len(indices), f"wrote {target.name}")
     return written

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
 
-if TYPE_CHECKING:
-    import networkx as nx
+from graphstage.viz.gui.schedule import PHASES, Event, Pulse, Schedule, Span
+
+__all__ = ["PHASES", "AnimationClock", "Event", "NodeView", "Player", "Pulse", "Schedule",
+           "Span", "Tween"]
 
 FRAME_MS = 16
-PHASES = ("forward", "backward", "update")  # graphstage.tracers.contract.PHASES, without networkx
 
 
 class AnimationClock(QObject):
@@ -65,92 +64,13 @@ class AnimationClock(QObject):
             self.frame_times.append(t0.nsecsElapsed() / 1e9)
 
 
-@dataclass(frozen=True)
-class Event:
-    """One display box lighting up: [start, end) in schedule seconds."""
-
-    start: float
-    end: float
-    key: str
-    node: str
-    phase: str
-
-
-@dataclass(frozen=True)
-class Pulse:
-    """A dot travelling along one display edge while its tensor (or gradient) is produced."""
-
-    start: float
-    end: float
-    edge: tuple[str, str]
-    phase: str
-
-
-class Schedule:
-    """When each box lights up and each pulse travels, for one step and one collapse state."""
-
-    def __init__(self, graph: nx.DiGraph, rep: dict[str, str], beat: float | None = None) -> None:
-        executed = [(a["phase"], a["order"], n) for n, a in graph.nodes(data=True)
-                    if a["order"] >= 0]
-        executed.sort(key=lambda e: (PHASES.index(e[0]), e[1], e[2]))
-        self.beat = beat or max(0.02, min(0.3, 14.0 / max(len(executed), 1)))
-        events: list[Event] = []
-        fire: dict[str, float] = {}
-        t = 0.0
-        self.phase_start: dict[str, float] = {}
-        for phase, _order, n in executed:
-            self.phase_start.setdefault(phase, t)
-            fire[n] = t
-            events.append(Event(t, t + self.beat, rep[n], n, phase))
-            t += self.beat
-        self.total = t + self.beat * 2
-        for phase in PHASES:
-            self.phase_start.setdefault(phase, t)
-        # Sources (inputs, parameters, constants) are lit from the start.
-        self.sources = [rep[n] for n, a in graph.nodes(data=True) if a["order"] < 0]
-        pulses = []
-        for u, v, a in graph.edges(data=True):
-            ku, kv = rep[u], rep[v]
-            if ku == kv:
-                continue
-            start = fire.get(u, 0.0 if graph.nodes[u]["order"] < 0 else None)
-            if start is None:
-                continue
-            if graph.nodes[u]["order"] < 0:
-                start = max(0.0, fire.get(v, 0.0) - self.beat)
-            pulses.append(Pulse(start, start + self.beat * 1.5, (ku, kv),
-                                a.get("phase", "forward")))
-        self.events = events
-        self.starts = [e.start for e in events]
-        pulses.sort(key=lambda p: p.start)
-        self.pulses = pulses
-        self.pulse_starts = [p.start for p in pulses]
-
-    def fired(self, t: float) -> int:
-        """How many events have started by time t."""
-        return bisect_right(self.starts, t)
-
-    def phase_at(self, t: float) -> str:
-        """The phase playing at time t ('done' after the update)."""
-        n = self.fired(t)
-        if n == 0:
-            return "forward"
-        if n >= len(self.events) and t >= self.total - self.beat:
-            return "done"
-        return self.events[n - 1].phase
-
-    def next_event_time(self, t: float) -> float:
-        """Start of the first event after t (for 'step one op')."""
-        n = self.fired(t)
-        return self.events[n].start if n < len(self.events) else self.total
-
-
 class NodeView:
     """What a player needs from a canvas (implemented by graphstage.viz.gui.canvas.GraphCanvas)."""
 
     def set_node_states(self, states: dict[str, str]) -> None: ...
     def set_pulses(self, pulses: list[tuple[tuple[str, str], float, str]]) -> None: ...
     def set_current(self, key: str | None, node: str | None) -> None: ...
+    def set_progress(self, progress: dict[str, tuple[int, int] | None]) -> None: ...
 
 
 class Player(QObject):
@@ -168,8 +88,8 @@ class Player(QObject):
         self.t = 0.0
         self.speed = 1.0
         self.playing = False
-        self._applied = 0
-        self._active: list[Event] = []
+        self._on = self._off = 0
+        self._lit: set[str] = set()
         self._states: dict[str, str] = {}
 
     def set_schedule(self, schedule: Schedule | None, keep_time: bool = False) -> None:
@@ -180,10 +100,11 @@ class Player(QObject):
         self.seek(t)
 
     def _reset(self) -> None:
-        self._applied = 0
-        self._active = []
+        self._on = self._off = 0
+        self._lit = set()
         self._states = {}
         self.view.set_node_states({})
+        self.view.set_progress({})
         self.view.set_pulses([])
         self.view.set_current(None, None)
 
@@ -225,40 +146,43 @@ class Player(QObject):
             self.t = 0.0
             return
         t = max(0.0, min(t, s.total))
+        changed: dict[str, str] = {}
         if t < self.t or not self._states:
             self._reset()
             for k in s.sources:
-                self._states[k] = "done"
-            changed = dict(self._states)
-        else:
-            changed = {}
+                self._states[k] = changed[k] = "done"
         self.t = t
-        n = s.fired(t)
-        for ev in s.events[self._applied:n]:
-            self._active.append(ev)
-        self._applied = max(self._applied, n)
-        still = []
-        for ev in self._active:
-            state = "active" if ev.end > t else "done"
-            if self._states.get(ev.key) != state:
-                # a group stays active while any of its members is
-                if state == "done" and any(o.key == ev.key and o.end > t for o in self._active):
-                    continue
-                self._states[ev.key] = state
-                changed[ev.key] = state
-            if ev.end > t:
-                still.append(ev)
-        self._active = still
+        on = bisect_right(s.on_times, t)
+        for _, key in s.on[self._on:on]:
+            self._states[key] = changed[key] = "active"
+            self._lit.add(key)
+        off = bisect_right(s.off_times, t)
+        for _, key in s.off[self._off:off]:
+            self._states[key] = changed[key] = "done"
+            self._lit.discard(key)
+        self._on, self._off = on, off
         if changed:
             self.view.set_node_states(changed)
-        lo = bisect_right(s.pulse_starts, t - s.beat * 1.5 - 1e-9)
-        hi = bisect_right(s.pulse_starts, t)
-        pulses = [(p.edge, (t - p.start) / (p.end - p.start), p.phase)
-                  for p in s.pulses[max(0, lo - 64):hi] if p.start <= t < p.end]
-        self.view.set_pulses(pulses)
+        self._show_progress(t, changed)
+        self.view.set_pulses(s.pulses_at(t))
+        n = s.fired(t)
         cur = s.events[n - 1] if n else None
         self.view.set_current(cur.key if cur else None, cur.node if cur else None)
         self.positionChanged.emit(t, s.total)
+
+    def _show_progress(self, t: float, changed: dict[str, str]) -> None:
+        """Tell the view how far each lit multi-op box (a collapsed group) has got."""
+        s = self.schedule
+        progress = {}
+        for key in self._lit:
+            span = s.spans[key]
+            if span.count > 1:
+                progress[key] = (span.progress(t), span.count)
+        for key, state in changed.items():
+            if state == "done" and key in s.spans and s.spans[key].count > 1:
+                progress[key] = None
+        if progress:
+            self.view.set_progress(progress)
 
 
 class Tween:

@@ -7,7 +7,7 @@ lit by the Player, and reports clicks as signals. Zoom: wheel / +/- ; pan: drag;
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmapCache
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsScene,
@@ -24,12 +24,21 @@ from graphstage.viz.gui.items import (
     PulseItem,
     measure,
 )
+from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.minimap import Minimap
-from graphstage.viz.gui.theme import Theme, detail_font
-from graphstage.viz.gui.viewgraph import DisplayGraph, scope_title
+from graphstage.viz.gui.navigation import NavigableView
+from graphstage.viz.gui.reconcile import (
+    MORPH_MAX_ITEMS,
+    Reconciled,
+    reconcile_nodes,
+    static_items,
+)
+from graphstage.viz.gui.theme import Theme
+from graphstage.viz.gui.viewgraph import DisplayGraph
 from graphstage.viz.layout import Layout, LayoutSpec
 
 MORPH_S = 0.65
+PIXMAP_CACHE_KB = 96 * 1024
 
 
 def layout_spec(display: DisplayGraph) -> LayoutSpec:
@@ -72,7 +81,18 @@ def ladder_anchors(display: DisplayGraph) -> set[tuple[str, str]]:
     return out
 
 
-class GraphCanvas(QGraphicsView):
+class CanvasScene(QGraphicsScene):
+    """The canvas's scene: render() (image exports) draws every item in full detail."""
+
+    def render(self, painter: QPainter, target: QRectF = QRectF(),  # noqa: B008 - Qt's API
+               source: QRectF = QRectF(),  # noqa: B008
+               mode: Qt.AspectRatioMode = Qt.AspectRatioMode.KeepAspectRatio) -> None:
+        canvas = self.parent()
+        with canvas.detail.rendering(far=False):
+            super().render(painter, target, source, mode)
+
+
+class GraphCanvas(NavigableView):
     """Scene of node, edge, cluster and pulse items for the current step of one pane."""
 
     nodeClicked = Signal(str)
@@ -82,15 +102,17 @@ class GraphCanvas(QGraphicsView):
     morphFinished = Signal()
 
     def __init__(self, clock: AnimationClock, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(theme, parent)
         self.clock = clock
-        self.theme = theme
-        self.setScene(QGraphicsScene(self))
+        self.setScene(CanvasScene(self))
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        # repaint only the boxes that changed: a playing step lights a few scattered boxes per
+        # frame, and their bounding rect would be most of a fitted big graph
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -106,9 +128,10 @@ class GraphCanvas(QGraphicsView):
         self._callout.setVisible(False)
         self.scene().addItem(self._callout)
         self.value_text = None  # callable(node_id) -> str, set by the pane
-        self._auto_fit = False  # refit on resize until the user zooms
+        self.detail = DetailSwitch(self.scene())
         self.minimap = Minimap(self)
-        self.legend: tuple[str, float, float] | None = None
+        if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
+            QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)   # box and backdrop pixmaps
         self.apply_theme(theme)
 
     # ---- building and morphing ------------------------------------------------------------
@@ -119,89 +142,61 @@ class GraphCanvas(QGraphicsView):
         self.setBackgroundBrush(theme.background)
         self._callout.theme = theme
         self._callout.update()
-        self.minimap.viewport().update()
+        self.minimap.refresh(content=True)
         for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
             it.theme = theme
             if isinstance(it, EdgeItem):
                 it._restyle()
             it.update()
+        self.detail.set_content(self.edges, self.clusters, theme, self.nodes)
+
+    def zoom_changed(self) -> None:
+        self.detail.zoom(self.transform().m11())
 
     def show_graph(self, display: DisplayGraph, layout: Layout, morph: bool = False,
                    added: set[str] | None = None) -> None:
-        """Show display at layout; morph=True glides kept boxes and fades others in and out."""
+        """Show display at layout; morph=True glides kept boxes and fades others in and out
+        (big changes are shown at once)."""
         if self._morph is not None:
             self._morph.finish()
-        old_nodes, old_edges, old_clusters = self.nodes, self.edges, self.clusters
-        self.display, self.layout_ = display, layout
         scene = self.scene()
-        new_nodes: dict[str, NodeItem] = {}
-        moves: list[tuple[NodeItem, QPointF, QPointF]] = []
-        fade_in: list = []
-        fade_out: list = []
-        for key, dn in display.nodes.items():
-            cx, cy, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
-            item = old_nodes.get(key)
-            target = QPointF(cx, cy)
-            if item is not None and (item.w, item.h, item.label, item.detail) == \
-                    (w, h, dn.label, dn.detail):
-                moves.append((item, item.pos(), target))
-            else:
-                if item is not None:
-                    fade_out.append(item)
-                    start = item.pos()
-                else:
-                    start = None
-                item = NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, self.theme)
-                item.setPos(target if start is None or not morph else start)
-                scene.addItem(item)
-                if start is not None and morph:
-                    moves.append((item, start, target))
-                else:
-                    fade_in.append(item)
-            item.set_flag("added", bool(added and key in added))
-            new_nodes[key] = item
-        fade_out += [it for k, it in old_nodes.items() if k not in new_nodes]
-        self.nodes = new_nodes
-        self.edges = {}
-        for ek, de in display.edges.items():
-            pts = layout.edges.get(ek)
-            if pts is None:
-                continue
-            e = EdgeItem(ek, pts, de.role, de.phase, de.shape, self.theme)
-            scene.addItem(e)
-            self.edges[ek] = e
-        self.clusters = {}
-        for cid, (x, y, w, h) in layout.clusters.items():
-            phase, _, scope = cid.partition(":")
-            c = ClusterItem(cid, scope, scope_title(scope), QRectF(x, y, w, h), phase, self.theme)
-            scene.addItem(c)
-            self.clusters[cid] = c
-        old_other = [*old_edges.values(), *old_clusters.values()]
+        old_other = [*self.edges.values(), *self.clusters.values()]
+        self.display, self.layout_ = display, layout
+        rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added)
+        morph = morph and rec.size <= MORPH_MAX_ITEMS
+        self.nodes = rec.nodes
+        self.edges, self.clusters = static_items(self.detail, display, layout, self.theme)
+        self.detail.set_content(self.edges, self.clusters, self.theme, self.nodes)
         scene.setSceneRect(QRectF(-40, -40, layout.width + 80, layout.height + 80))
         self._pulses_hide()
-        if not morph:
-            for it in fade_out + old_other:
-                scene.removeItem(it)
-            for it, _a, b in moves:
-                it.setPos(b)
-            for it in fade_in:
-                it.setOpacity(1.0)
-            self._dying = []
-            self.minimap.refresh()
+        if morph:
+            self._start_morph(rec, old_other)
             return
+        for it in rec.fade_out + old_other:
+            self.detail.drop(it)
+        for it, _a, b in rec.moves:
+            it.setPos(b)
+        for it in rec.fade_in:
+            it.setOpacity(1.0)
+        self._dying = []
+        self.detail.boxes_moved()
+        self.minimap.refresh(content=True)
+
+    def _start_morph(self, rec: Reconciled, old_other: list) -> None:
+        """Glide kept boxes to their new places while old items fade out and new ones in."""
         new_other = [*self.edges.values(), *self.clusters.values()]
-        for it in new_other + fade_in:
+        for it in new_other + rec.fade_in:
             it.setOpacity(0.0)
-        self._dying = fade_out + old_other
+        self._dying = rec.fade_out + old_other
 
         def update(p: float) -> None:
-            for it, a, b in moves:
+            for it, a, b in rec.moves:
                 it.setPos(a + (b - a) * p)
-            for it in fade_out:
+            for it in rec.fade_out:
                 it.setOpacity(max(0.0, 1 - p * 2))
             for it in old_other:
                 it.setOpacity(max(0.0, 1 - p * 3))
-            for it in fade_in:
+            for it in rec.fade_in:
                 it.setOpacity(max(0.0, (p - 0.3) / 0.7))
             for it in new_other:
                 it.setOpacity(max(0.0, (p - 0.6) / 0.4))
@@ -211,11 +206,11 @@ class GraphCanvas(QGraphicsView):
 
         def done() -> None:
             for it in self._dying:
-                if it.scene() is scene:
-                    scene.removeItem(it)
+                self.detail.drop(it)
             self._dying = []
             self._morph = None
-            self.minimap.refresh()
+            self.detail.boxes_moved()
+            self.minimap.refresh(content=True)
             self.morphFinished.emit()
 
         self._morph_started = False
@@ -243,6 +238,17 @@ class GraphCanvas(QGraphicsView):
             if it is not None:
                 it.set_state(s)
 
+    def set_progress(self, progress: dict[str, tuple[int, int] | None]) -> None:
+        """Show (ops run, ops) in playing group boxes; None or an empty dict clears."""
+        if not progress:
+            for it in self.nodes.values():
+                it.set_flag("progress", None)
+            return
+        for k, p in progress.items():
+            it = self.nodes.get(k)
+            if it is not None:
+                it.set_flag("progress", p)
+
     def _pulses_hide(self) -> None:
         for p in self._pulses:
             p.setVisible(False)
@@ -258,7 +264,7 @@ class GraphCanvas(QGraphicsView):
                 item.setVisible(False)
                 continue
             item.set_color(self.theme.phase.get(phase, self.theme.highlight))
-            item.setPos(e.path().pointAtPercent(min(1.0, max(0.0, frac))))
+            item.setPos(e.spline().pointAtPercent(min(1.0, max(0.0, frac))))
             item.setVisible(True)
         for item in self._pulses[len(pulses):]:
             if item.isVisible():
@@ -297,49 +303,7 @@ class GraphCanvas(QGraphicsView):
         for k, it in self.nodes.items():
             it.set_flag("overlay", colors.get(k) if colors else None)
 
-    def set_legend(self, legend: tuple[str, float, float] | None) -> None:
-        """Show (title, low, high) as a colour bar in the view's corner, or hide it."""
-        self.legend = legend
-        self.viewport().update()
-
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if self.legend is None:
-            return
-        from graphstage.viz.gui.summary import fmt, ramp
-        title, lo, hi = self.legend
-        painter.save()
-        painter.resetTransform()
-        x, y, w, h = 14, self.viewport().height() - 58, 200, 12
-        painter.setPen(Qt.PenStyle.NoPen)
-        bg = QColor(self.theme.background)
-        bg.setAlpha(225)
-        painter.setBrush(bg)
-        painter.drawRoundedRect(QRectF(x - 8, y - 22, w + 16, 58), 6, 6)
-        for i in range(w):
-            painter.setPen(ramp(i / (w - 1)))
-            painter.drawLine(x + i, y, x + i, y + h)
-        painter.setPen(self.theme.text)
-        painter.setFont(detail_font())
-        painter.drawText(QRectF(x, y - 18, w, 14), Qt.AlignmentFlag.AlignLeft,
-                         f"{title} (log scale)")
-        painter.drawText(QRectF(x, y + h + 3, w, 14), Qt.AlignmentFlag.AlignLeft, fmt(lo))
-        painter.drawText(QRectF(x, y + h + 3, w, 14), Qt.AlignmentFlag.AlignRight, fmt(hi))
-        painter.restore()
-
     # ---- navigation --------------------------------------------------------------------------
-
-    def fit(self) -> None:
-        """Fit the whole graph, but never magnify small graphs beyond 1.25x; keeps fitting
-        when the view is resized until the user zooms."""
-        r = self.scene().itemsBoundingRect()
-        if r.isEmpty():
-            return
-        self._auto_fit = True
-        self.fitInView(r.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > 1.25:
-            self.resetTransform()
-            self.scale(1.25, 1.25)
-            self.centerOn(r.center())
 
     def initial_view(self) -> None:
         """Fit small graphs; show big ones from the top at a zoom where labels are readable."""
@@ -352,35 +316,7 @@ class GraphCanvas(QGraphicsView):
             r = self.scene().itemsBoundingRect()
             self.centerOn(QPointF(top.pos().x(), r.top() + self.viewport().height() / 1.2 / 2))
 
-    def stop_auto_fit(self) -> None:
-        """The user navigated: keep their view when the window is resized."""
-        self._auto_fit = False
-
-    def zoom(self, factor: float) -> None:
-        self._auto_fit = False
-        z = self.transform().m11() * factor
-        if 0.02 < z < 8:
-            self.scale(factor, factor)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom(1.0015 ** event.angleDelta().y())
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        k = event.key()
-        if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom(1.25)
-        elif k == Qt.Key.Key_Minus:
-            self.zoom(0.8)
-        elif k == Qt.Key.Key_0:
-            self._auto_fit = False
-            self.resetTransform()
-        else:
-            super().keyPressEvent(event)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self._auto_fit:
-            self.fit()
+    def view_moved(self) -> None:
         self.minimap.refresh()
 
     def _item_at(self, event: QMouseEvent):

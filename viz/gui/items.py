@@ -23,6 +23,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphstage.viz.gui.lod import (
+    ANTIALIAS,
+    CENTER,
+    DASH,
+    DEVICE_CACHE,
+    DOT,
+    ELIDE_MIDDLE,
+    ELIDE_RIGHT,
+    LOD_ARROWS,
+    LOD_SHADOW,
+    LOD_SIMPLE,
+    MIN_TEXT_PX,
+    NO_BRUSH,
+    NO_PEN,
+    SELECTABLE,
+    TITLE_PX,
+    paint_frame,
+    screen_scale,
+)
 from graphstage.viz.gui.theme import Theme, detail_font, label_font
 
 NODE_H = 38
@@ -47,8 +66,44 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
     return float(min(MAX_W, max(MIN_W, math.ceil(w) + PAD))), float(GROUP_H if group else NODE_H)
 
 
-class NodeItem(QGraphicsItem):
-    """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state."""
+_OUTLINES: dict[tuple[str, float, float], QPainterPath] = {}
+
+
+def _outline(kind: str, w: float, h: float) -> QPainterPath:
+    """A box's outline by kind (shared between boxes of one size: paths copy on write)."""
+    r = QRectF(-w / 2, -h / 2, w, h)
+    p = QPainterPath()
+    if kind in ("loss", "update"):
+        p.addRoundedRect(r, h / 2, h / 2)
+    elif kind == "parameter":
+        c = 9.0
+        p.addPolygon(QPolygonF([QPointF(r.left() + c, r.top()), QPointF(r.right() - c, r.top()),
+                                QPointF(r.right(), r.top() + c),
+                                QPointF(r.right(), r.bottom() - c),
+                                QPointF(r.right() - c, r.bottom()),
+                                QPointF(r.left() + c, r.bottom()),
+                                QPointF(r.left(), r.bottom() - c),
+                                QPointF(r.left(), r.top() + c)]))
+        p.closeSubpath()
+    elif kind == "input":
+        s = 8.0
+        p.addPolygon(QPolygonF([QPointF(r.left() + s, r.top()), QPointF(r.right(), r.top()),
+                                QPointF(r.right() - s, r.bottom()),
+                                QPointF(r.left(), r.bottom())]))
+        p.closeSubpath()
+    else:
+        p.addRoundedRect(r, 6, 6)
+    return p
+
+
+class NodeItem(QGraphicsPathItem):
+    """A box for one step-graph node or a collapsed scope, drawn by kind, phase and state.
+
+    Its bounding rect comes from Qt (a path item), so the scene finds exposed boxes without
+    calling into Python; paint() draws less as the zoom drops (see MIN_TEXT_PX, LOD_SIMPLE).
+    """
+
+    MARGIN = 7.0
 
     def __init__(self, key: str, label: str, detail: str, kind: str, phase: str,
                  w: float, h: float, theme: Theme) -> None:
@@ -59,127 +114,196 @@ class NodeItem(QGraphicsItem):
         self.highlighted = False       # search match
         self.added = False             # new in this step (diff marker)
         self.overlay: QColor | None = None
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.progress: tuple[int, int] | None = None   # (ops run, ops) while a group plays
+        self.drew_text = False         # whether the last paint drew the label (level of detail)
+        self.layer = None              # the BoxLayer drawing this box when far away, if any
+        self.setFlag(SELECTABLE)
         self.setAcceptHoverEvents(True)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # repaints of unchanged boxes (pans, zooms, full frames) copy a pixmap, not paint()
+        self.setCacheMode(DEVICE_CACHE)
         self.setZValue(2)
         self.setToolTip(f"{label}\n{detail}\nkey: {key}")
         self._shape = self._outline()
+        # the item's path is only its bounding box (outline plus glow and shadow margin), so
+        # Qt computes the bounding rect itself; shape() (hit tests) and paint() use the outline
+        m = self.MARGIN
+        bounds = QPainterPath()
+        bounds.addRect(QRectF(-w / 2 - m, -h / 2 - m, w + 2 * m, h + 2 * m))
+        self.setPath(bounds)
+        self.setPen(NO_PEN)
 
     @property
     def is_group(self) -> bool:
         return self.kind == "group"
 
-    def boundingRect(self) -> QRectF:
-        m = 7.0
-        return QRectF(-self.w / 2 - m, -self.h / 2 - m, self.w + 2 * m, self.h + 2 * m)
-
     def shape(self) -> QPainterPath:
         return self._shape
 
     def _outline(self) -> QPainterPath:
-        w, h = self.w, self.h
-        r = QRectF(-w / 2, -h / 2, w, h)
-        p = QPainterPath()
-        if self.kind in ("loss", "update"):
-            p.addRoundedRect(r, h / 2, h / 2)
-        elif self.kind == "parameter":
-            c = 9.0
-            p.addPolygon(QPolygonF([QPointF(r.left() + c, r.top()), QPointF(r.right() - c, r.top()),
-                                    QPointF(r.right(), r.top() + c),
-                                    QPointF(r.right(), r.bottom() - c),
-                                    QPointF(r.right() - c, r.bottom()),
-                                    QPointF(r.left() + c, r.bottom()),
-                                    QPointF(r.left(), r.bottom() - c),
-                                    QPointF(r.left(), r.top() + c)]))
-            p.closeSubpath()
-        elif self.kind == "input":
-            s = 8.0
-            p.addPolygon(QPolygonF([QPointF(r.left() + s, r.top()), QPointF(r.right(), r.top()),
-                                    QPointF(r.right() - s, r.bottom()),
-                                    QPointF(r.left(), r.bottom())]))
-            p.closeSubpath()
-        else:
-            p.addRoundedRect(r, 6, 6)
-        return p
+        key = (self.kind, self.w, self.h)
+        path = _OUTLINES.get(key)
+        if path is None:
+            path = _OUTLINES[key] = _outline(self.kind, self.w, self.h)
+        return path
 
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.update()
+            self._changed()
 
     def set_flag(self, name: str, value: object) -> None:
-        """Set highlighted / added / overlay and repaint if it changed."""
+        """Set highlighted / added / overlay / progress and repaint if it changed."""
         if getattr(self, name) != value:
             setattr(self, name, value)
+            self._changed()
+
+    def _changed(self) -> None:
+        # hidden in a box layer: tell the layer only (an update() of a hidden child makes Qt
+        # walk all its thousands of siblings every frame)
+        if self.layer is not None:
+            self.layer.changed(self)
+        else:
             self.update()
+
+    def far_fill(self) -> QColor:
+        """The colour of the plain far-away rectangle."""
+        hue, fill, _ = self._colors()
+        return hue if self.state == "active" and self.overlay is None else fill
+
+    def _colors(self) -> tuple[QColor, QColor, QColor]:
+        """(hue, fill, text) for the current state and overlay."""
+        t = self.theme
+        hue = t.hue(self.kind, self.phase)
+        if self.overlay is not None:
+            return hue, self.overlay, _contrast(self.overlay)
+        if self.state == "active":
+            return hue, hue, QColor("white")
+        if self.state == "done":
+            return hue, t.tint(hue, 0.42 if t.dark else 0.30), t.text
+        return hue, t.tint(hue, 0.16 if t.dark else 0.09), t.text
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
+        lod = screen_scale(painter, option)
+        hue, fill, text = self._colors()
+        self.drew_text = False
+        if lod < LOD_SIMPLE:
+            self._paint_simple(painter, lod, hue, fill, text)
+            return
         t = self.theme
-        hue = t.hue(self.kind, self.phase)
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if self.overlay is not None:
-            fill, text = self.overlay, _contrast(self.overlay)
-        elif self.state == "active":
-            fill, text = hue, QColor("white")
-        elif self.state == "done":
-            fill, text = t.tint(hue, 0.42 if t.dark else 0.30), t.text
-        else:
-            fill, text = t.tint(hue, 0.16 if t.dark else 0.09), t.text
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
+        painter.setRenderHint(ANTIALIAS, lod > 0.3)   # crisp (and cheaper) when small
         if self.state == "active":
             glow = QColor(hue)
             glow.setAlpha(90)
             painter.setPen(QPen(glow, 8))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setBrush(NO_BRUSH)
             painter.drawPath(self._shape)
-        if self.is_group:
-            back = QPainterPath(self._shape)
+        if self.is_group and lod >= LOD_SHADOW:
             painter.setPen(QPen(hue, 1.2))
             painter.setBrush(t.tint(hue, 0.05))
-            painter.drawPath(back.translated(4, 4))
+            painter.drawPath(self._shape.translated(4, 4))
         pen = QPen(hue, 2.2 if self.kind in ("parameter", "loss", "group") else 1.3)
         if self.kind in ("grad_acc", "constant"):
-            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setStyle(DASH)
         if self.isSelected():
             pen = QPen(t.highlight, 3)
         painter.setPen(pen)
         painter.setBrush(fill)
         painter.drawPath(self._shape)
         if self.highlighted:
-            painter.setPen(QPen(t.highlight, 3.5))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(self.boundingRect().adjusted(2, 2, -2, -2), 9, 9)
+            # a search match's ring stays at least 2.5 px wide on screen
+            ring = min(max(3.5, 2.5 / lod), 2 * (self.MARGIN - 5))
+            painter.setPen(QPen(t.highlight, ring))
+            painter.setBrush(NO_BRUSH)
+            painter.drawRoundedRect(QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+                                    .adjusted(-5, -5, 5, 5), 9, 9)
         if self.added:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.added)
-            painter.drawEllipse(QPointF(self.w / 2 - 2, -self.h / 2 + 2), 6.5, 6.5)
-            painter.setPen(QPen(QColor("white"), 1.8))
-            c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
-            painter.drawLine(c + QPointF(-3.5, 0), c + QPointF(3.5, 0))
-            painter.drawLine(c + QPointF(0, -3.5), c + QPointF(0, 3.5))
-        if lod < 0.28:
+            self._paint_added(painter)
+        self._paint_progress(painter, lod, hue)
+        if self.is_group and 12 * lod < TITLE_PX:
+            self._paint_title(painter, lod, text)
+        elif 12 * lod >= MIN_TEXT_PX:
+            self._paint_text(painter, lod, text)
+
+    def _paint_simple(self, painter: QPainter, lod: float, hue: QColor, fill: QColor,
+                      text: QColor) -> None:
+        """Far away: a plain rectangle in the state's colour (a group keeps its title, a
+        search match or selection a ring at least 3 px wide on screen)."""
+        painter.setRenderHint(ANTIALIAS, False)
+        r = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+        painter.setPen(QPen(hue, 0) if lod > 0.08 else NO_PEN)
+        painter.setBrush(self.far_fill())
+        painter.drawRect(r)
+        if self.highlighted or self.isSelected():
+            ring = min(3.0 / max(lod, 1e-3), self.MARGIN * 2)
+            painter.setPen(QPen(self.theme.highlight, ring))
+            painter.setBrush(NO_BRUSH)
+            painter.drawRect(r.adjusted(-ring / 4, -ring / 4, ring / 4, ring / 4))
+        self._paint_progress(painter, lod, hue)
+        if self.is_group:
+            self._paint_title(painter, lod, text)
+
+    def _paint_added(self, painter: QPainter) -> None:
+        c = QPointF(self.w / 2 - 2, -self.h / 2 + 2)
+        painter.setPen(NO_PEN)
+        painter.setBrush(self.theme.added)
+        painter.drawEllipse(c, 6.5, 6.5)
+        painter.setPen(QPen(QColor("white"), 1.8))
+        painter.drawLine(c + QPointF(-3.5, 0), c + QPointF(3.5, 0))
+        painter.drawLine(c + QPointF(0, -3.5), c + QPointF(0, 3.5))
+
+    def _paint_progress(self, painter: QPainter, lod: float, hue: QColor) -> None:
+        """A playing group's fill bar along its bottom edge (ops run / ops)."""
+        if self.progress is None:
             return
+        done, total = self.progress
+        bar_h = min(max(3.0, 3.0 / max(lod, 1e-3)), self.h / 3)
+        r = QRectF(-self.w / 2 + 4, self.h / 2 - 1.5 - bar_h, self.w - 8, bar_h)
+        painter.setPen(NO_PEN)
+        back = QColor(self.theme.background)
+        back.setAlpha(200)
+        painter.setBrush(back)
+        painter.drawRect(r)
+        painter.setBrush(self.theme.tint(hue, 0.85) if self.state == "active" else hue)
+        painter.drawRect(QRectF(r.left(), r.top(), r.width() * done / max(total, 1), r.height()))
+
+    def _paint_title(self, painter: QPainter, lod: float, text: QColor) -> None:
+        """A group's name at least TITLE_PX tall on screen, if it fits inside the box."""
+        size = TITLE_PX / max(lod, 1e-3)
+        if size > self.h * 0.62 or self.w * lod < 24:
+            return
+        f = label_font()
+        f.setPixelSize(max(1, round(size)))
+        painter.setFont(f)
+        painter.setPen(text)
+        label = QFontMetricsF(f).elidedText(self.label, ELIDE_MIDDLE,
+                                            self.w - 6)
+        painter.drawText(QRectF(-self.w / 2, -self.h / 2, self.w, self.h * 0.8),
+                         CENTER, label)
+        self.drew_text = True
+
+    def _paint_text(self, painter: QPainter, lod: float, text: QColor) -> None:
         lf, df = _metrics()
         inner = self.w - PAD + 4
-        label = self.label
         painter.setPen(text)
         painter.setFont(label_font())
         top = -self.h / 2
-        if self.is_group:
-            label = "▸ " + label
-        label = lf.elidedText(label, Qt.TextElideMode.ElideMiddle, inner)
+        label = "▸ " + self.label if self.is_group else self.label
+        label = lf.elidedText(label, ELIDE_MIDDLE, inner)
         painter.drawText(QRectF(-self.w / 2, top + 4, self.w, 18),
-                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, label)
-        if self.detail:
+                         CENTER, label)
+        self.drew_text = True
+        detail = self.detail
+        if self.progress is not None:
+            detail = f"{self.progress[0]}/{self.progress[1]} ops"
+        if detail and 10 * lod >= MIN_TEXT_PX:
             sub = QColor(text)
             sub.setAlphaF(0.72)
             painter.setPen(sub)
             painter.setFont(detail_font())
-            detail = df.elidedText(self.detail, Qt.TextElideMode.ElideRight, inner)
+            detail = df.elidedText(detail, ELIDE_RIGHT, inner)
             painter.drawText(QRectF(-self.w / 2, top + 20, self.w, 14),
-                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, detail)
+                             CENTER, detail)
 
 
 def _contrast(c: QColor) -> QColor:
@@ -197,10 +321,14 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self.setZValue(1)
         self.setAcceptHoverEvents(True)
-        self.setBrush(Qt.BrushStyle.NoBrush)
-        shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
-        self.setToolTip(f"{role} ({phase})\ntensor: [{shp}]\n{key[0]} → {key[1]}")
+        self.setBrush(NO_BRUSH)
+        self.shape_ = shape
         self._arrow = QPolygonF()
+        self._line = (QPointF(), QPointF())
+        self._spline = QPainterPath()
+        self._hit: QPainterPath | None = None
+        self._pen = QPen()
+        self.setPen(NO_PEN)      # Qt's bounding rect is then the path's (arrowhead included)
         self.set_points(points)
         self._restyle()
 
@@ -214,53 +342,83 @@ class EdgeItem(QGraphicsPathItem):
     def _restyle(self) -> None:
         pen = QPen(self.color(), 2.6 if self.hovered else 1.3)
         if self.role == "saved":
-            pen.setStyle(Qt.PenStyle.DotLine)
+            pen.setStyle(DOT)
         elif self.role == "control":
-            pen.setStyle(Qt.PenStyle.DashLine)
-        self.setPen(pen)
+            pen.setStyle(DASH)
+        self._pen = pen
+        self.update()
 
     def set_points(self, pts: list[tuple[float, float]]) -> None:
         """Set the spline (bezier control points then the arrow tip)."""
         self.points = pts
         path = QPainterPath()
         if len(pts) >= 2:
-            body, tip = pts[:-1], pts[-1]
+            body, (tx, ty) = pts[:-1], pts[-1]
             path.moveTo(*body[0])
             i = 1
-            while i + 2 < len(body) + 0 and i + 2 <= len(body) - 1:
-                path.cubicTo(QPointF(*body[i]), QPointF(*body[i + 1]), QPointF(*body[i + 2]))
+            while i + 2 <= len(body) - 1:
+                path.cubicTo(*body[i], *body[i + 1], *body[i + 2])
                 i += 3
             while i < len(body):
                 path.lineTo(*body[i])
                 i += 1
-            end = QPointF(*body[-1])
-            tipp = QPointF(*tip)
-            if (tipp - end).manhattanLength() < 0.5:
+            ex, ey = body[-1]
+            if abs(tx - ex) + abs(ty - ey) < 0.5:
                 # no separate tip: aim along the last segment
-                prev = QPointF(*body[-2]) if len(body) > 1 else end - QPointF(0, 1)
-                end, tipp = prev, end
-            path.lineTo(end)
-            self._arrow = _arrowhead(end, tipp)
+                (ex, ey), (tx, ty) = (body[-2] if len(body) > 1 else (ex, ey - 1)), (ex, ey)
+            self._arrow = _arrowhead(ex, ey, tx, ty)
+            self._line = (QPointF(*body[0]), QPointF(tx, ty))
+        self._spline = path
+        self._hit = None
+        outline = QPainterPath(path)
+        outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
         self.prepareGeometryChange()
-        self.setPath(path)
-
-    def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._arrow.boundingRect()).adjusted(-2, -2, 2, 2)
+        self.setPath(_padded(outline, 2.0))
 
     def shape(self) -> QPainterPath:
-        s = QPainterPathStroker()
-        s.setWidth(8)
-        return s.createStroke(self.path())
+        """The arrow widened to 8 px, arrowhead included (hover and clicks)."""
+        if self._hit is None:
+            s = QPainterPathStroker()
+            s.setWidth(8)
+            self._hit = s.createStroke(self.path())
+        return self._hit
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        super().paint(painter, option, widget)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.pen().color())
+        lod = screen_scale(painter, option)
+        pen = self._pen
+        if lod < LOD_SIMPLE:
+            # far away: a straight hairline from tail to tip, no spline, no arrowhead
+            painter.setRenderHint(ANTIALIAS, False)
+            painter.setPen(QPen(pen.color(), 0))
+            painter.drawLine(*self._line)
+            if lod >= LOD_ARROWS:
+                painter.setPen(NO_PEN)
+                painter.setBrush(pen.color())
+                painter.drawPolygon(self._arrow)
+            return
+        painter.setRenderHint(ANTIALIAS)
+        painter.setPen(pen)
+        painter.setBrush(NO_BRUSH)
+        painter.drawPath(self._spline)
+        painter.setPen(NO_PEN)
+        painter.setBrush(pen.color())
         painter.drawPolygon(self._arrow)
 
+    def line(self) -> tuple[QPointF, QPointF]:
+        """Tail and tip: the edge as a straight line (far-away drawing)."""
+        return self._line
+
+    def spline(self) -> QPainterPath:
+        """The edge's curve without its arrowhead (where pulses travel)."""
+        return self._spline
+
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        if not self.toolTip():   # built on first hover: edges come by the ten thousand
+            shape = self.shape_
+            shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
+            self.setToolTip(f"{self.role} ({self.phase})\ntensor: [{shp}]\n"
+                            f"{self.key[0]} → {self.key[1]}")
         self.hovered = True
         self._restyle()
         super().hoverEnterEvent(event)
@@ -271,14 +429,23 @@ class EdgeItem(QGraphicsPathItem):
         super().hoverLeaveEvent(event)
 
 
-def _arrowhead(start: QPointF, tip: QPointF) -> QPolygonF:
-    d = tip - start
-    length = math.hypot(d.x(), d.y()) or 1.0
-    ux, uy = d.x() / length, d.y() / length
+def _padded(path: QPainterPath, pad: float) -> QPainterPath:
+    """path plus two bare move-tos pad outside its corners: Qt's bounding rect (the control
+    points') then leaves room for the pen; nothing extra is drawn."""
+    r = path.controlPointRect()
+    path.moveTo(r.left() - pad, r.top() - pad)
+    path.moveTo(r.right() + pad, r.bottom() + pad)
+    return path
+
+
+def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:
+    dx, dy = tx - sx, ty - sy
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
     size, half = 8.0, 4.0
-    base = QPointF(tip.x() - ux * size, tip.y() - uy * size)
-    return QPolygonF([tip, QPointF(base.x() - uy * half, base.y() + ux * half),
-                      QPointF(base.x() + uy * half, base.y() - ux * half)])
+    bx, by = tx - ux * size, ty - uy * size
+    return QPolygonF([QPointF(tx, ty), QPointF(bx - uy * half, by + ux * half),
+                      QPointF(bx + uy * half, by - ux * half)])
 
 
 class ClusterItem(QGraphicsItem):
@@ -289,6 +456,8 @@ class ClusterItem(QGraphicsItem):
         super().__init__()
         self.cid, self.scope, self.title, self.rect, self.phase = cid, scope, title, rect, phase
         self.theme = theme
+        self.drew_title = False        # whether the last paint drew the title (level of detail)
+        self.nested = False            # inside another frame: its title stays near normal size
         self.setZValue(0)
         self.setToolTip(f"{scope} ({phase}) — double-click to collapse")
 
@@ -297,25 +466,8 @@ class ClusterItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        t = self.theme
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        hue = QColor(t.phase.get(self.phase, t.muted))
-        border = QColor(hue)
-        border.setAlpha(90)
-        fill = QColor(hue)
-        fill.setAlpha(14 if t.dark else 10)
-        painter.setPen(QPen(border, 1.0))
-        painter.setBrush(fill)
-        painter.drawRoundedRect(self.rect, 8, 8)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
-            return
-        painter.setPen(t.muted)
-        f = detail_font()
-        f.setBold(True)
-        painter.setFont(f)
-        painter.drawText(self.rect.adjusted(8, 3, -8, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                         f"{self.title}")
+        self.drew_title = paint_frame(painter, screen_scale(painter, option), self.rect,
+                                      self.phase, self.title, self.nested, self.theme)
 
 
 class PulseItem(QGraphicsItem):
@@ -340,10 +492,10 @@ class PulseItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(ANTIALIAS)
         halo = QColor(self.color)
         halo.setAlpha(80)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(halo)
         painter.drawEllipse(QPointF(0, 0), self.R + 3.5, self.R + 3.5)
         painter.setBrush(QBrush(self.color))
@@ -382,4 +534,4 @@ class CalloutItem(QGraphicsItem):
         painter.drawRoundedRect(self._rect, 3, 3)
         painter.setPen(self.theme.text)
         painter.setFont(detail_font())
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        painter.drawText(self._rect, CENTER, self._text)

@@ -1,0 +1,82 @@
+"""Scene reconciliation: which node items a new display keeps, moves, creates or drops, and the
+static items (edges, scope frames) of a layout. The canvas animates the result (morph)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QPointF, QRectF
+
+from graphstage.viz.gui.items import ClusterItem, EdgeItem, NodeItem
+from graphstage.viz.gui.lod import DetailSwitch
+from graphstage.viz.gui.theme import Theme
+from graphstage.viz.gui.viewgraph import DisplayGraph, scope_prefixes, scope_title
+from graphstage.viz.layout import Layout
+
+MORPH_MAX_ITEMS = 3000   # more changing boxes than this: show the new state at once
+
+
+@dataclass
+class Reconciled:
+    """The node items of a new display, and how each gets there."""
+
+    nodes: dict[str, NodeItem] = field(default_factory=dict)
+    moves: list[tuple[NodeItem, QPointF, QPointF]] = field(default_factory=list)
+    fade_in: list[NodeItem] = field(default_factory=list)
+    fade_out: list[NodeItem] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.moves) + len(self.fade_in) + len(self.fade_out)
+
+
+def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: DisplayGraph,
+                    layout: Layout, theme: Theme, morph: bool,
+                    added: set[str] | None) -> Reconciled:
+    """Keep the items whose box is unchanged (they move), replace changed ones, add new ones
+    (each into its layer) and list the old ones to drop."""
+    out = Reconciled()
+    for key, dn in display.nodes.items():
+        cx, cy, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
+        item = old.get(key)
+        target = QPointF(cx, cy)
+        if item is not None and (item.w, item.h, item.label, item.detail) == \
+                (w, h, dn.label, dn.detail):
+            out.moves.append((item, item.pos(), target))
+        else:
+            start = None
+            if item is not None:
+                out.fade_out.append(item)
+                start = item.pos()
+            item = NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, theme)
+            item.setPos(target if start is None or not morph else start)
+            item.setParentItem(layers.parent_of(item))
+            if start is not None and morph:
+                out.moves.append((item, start, target))
+            else:
+                out.fade_in.append(item)
+        item.set_flag("added", bool(added and key in added))
+        out.nodes[key] = item
+    out.fade_out += [it for k, it in old.items() if k not in out.nodes]
+    return out
+
+
+def static_items(layers: DetailSwitch, display: DisplayGraph, layout: Layout,
+                 theme: Theme) -> tuple[dict[tuple[str, str], EdgeItem], dict[str, ClusterItem]]:
+    """New edge and scope-frame items for a layout, each added to its layer."""
+    edges = {}
+    for ek, de in display.edges.items():
+        pts = layout.edges.get(ek)
+        if pts is None:
+            continue
+        e = EdgeItem(ek, pts, de.role, de.phase, de.shape, theme)
+        e.setParentItem(layers.edges)
+        edges[ek] = e
+    clusters = {}
+    for cid, (x, y, w, h) in layout.clusters.items():
+        phase, _, scope = cid.partition(":")
+        c = ClusterItem(cid, scope, scope_title(scope), QRectF(x, y, w, h), phase, theme)
+        c.nested = any(f"{phase}:{p}" in layout.clusters for p in scope_prefixes(scope)[:-1])
+        c.setParentItem(layers.frames)
+        clusters[cid] = c
+    return edges, clusters
