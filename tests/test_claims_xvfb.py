@@ -116,4 +116,7 @@ def test_claim_8_keras_fit(display, tmp_path):  # noqa: F811
     [pane] = report["panes"]
     assert report["caption"].startswith("Keras fit(): the traced step is fit's own train")
     assert re.search(r"\d+ variable updates", report["caption"])
-    assert [i for i in pane["items"] if i["kind"] == "loss" and i["text_px"] >= 9]
+    # the loss (or the collapsed Keras loss group holding it) and the optimizer's update groups
+    assert [i for i in pane["items"] if (i["kind"] == "loss" or "crossentropy" in i["label"])
+            and i["text_px"] >= 9]
+    assert [i for i in pane["items"] if i["group"] and i["phase"] == "update"]

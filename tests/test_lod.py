@@ -22,7 +22,7 @@ from graphstage.viz.gui.animation import AnimationClock  # noqa: E402
 from graphstage.viz.gui.canvas import GraphCanvas, layout_spec  # noqa: E402
 from graphstage.viz.gui.lod import LOD_SIMPLE  # noqa: E402
 from graphstage.viz.gui.theme import make_theme  # noqa: E402
-from graphstage.viz.gui.viewgraph import build_display, readable_collapse  # noqa: E402
+from graphstage.viz.gui.viewgraph import build_display, depth_collapse  # noqa: E402
 from graphstage.viz.layout import compute_layout  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.gui
 def canvas(qapp):
     """gpt_torch as the app opens it: op boxes, collapsed groups and scope frames."""
     g = trace_script(example_path("gpt_torch"), 1, seed=0).steps[0]
-    display = build_display(g, readable_collapse(g))
+    display = build_display(g, depth_collapse(g, 2))  # blocks/0..11 as groups in a frame
     c = GraphCanvas(AnimationClock(), make_theme("light"))
     c.resize(1000, 700)
     c.show_graph(display, compute_layout(layout_spec(display)))
@@ -69,7 +69,7 @@ def test_group_and_scope_titles_stay_readable_at_low_zoom(canvas):
     ops, groups, clusters = paint_at(canvas, 0.35, group.pos())
     assert ops and not any(it.drew_text for it in ops)
     assert group in groups and group.drew_text
-    big = [c for c in clusters if c.rect.width() * 0.35 > 80 and c.rect.height() * 0.35 > 40
+    big = [c for c in clusters if c.rect.width() * 0.35 > 50 and c.rect.height() * 0.35 > 40
            and not c.nested]     # nested frames keep near-normal titles (no overlap)
     assert big and all(c.drew_title for c in big)
 
@@ -128,7 +128,7 @@ def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch):
     """Past BOX_LAYER_MIN boxes, far away op boxes leave the scene for one BoxLayer, which
     still shows each box's state colour."""
     from graphstage.viz.gui import lod
-    monkeypatch.setattr(lod, "BOX_LAYER_MIN", 50)      # the fixture's ~160 boxes count as big
+    monkeypatch.setattr(lod, "BOX_LAYER_MIN", 20)      # the fixture counts as big
     op = max((it for it in canvas.nodes.values() if not it.is_group), key=lambda it: it.w)
     canvas.resetTransform()
     canvas.scale(0.15, 0.15)

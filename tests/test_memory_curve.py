@@ -46,5 +46,5 @@ def test_widget_selects_the_op_at_the_click(qtbot):
     w.resize(600, 48)
     w.set_graph(graph)
     with qtbot.waitSignal(w.nodeRequested) as blocker:
-        qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPointF(61, 20).toPoint())
+        qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPointF(77, 20).toPoint())
     assert blocker.args[0] == saved_memory_curve(graph)[0][0]

@@ -239,7 +239,8 @@ BAD_FILES = {
     "bad node order": (lambda dyn: _doc(dyn, lambda d: _base_step(d).update(node_order=["a"])),
                        "node_order"),
     "cycle": (lambda dyn: _doc(dyn, lambda d: d["steps"][0]["graph"]["edges"].append(
-        {"source": "f1", "target": "f0", "role": "data", "phase": "forward"})), "acyclic|cycle"),
+        {"source": "f1", "target": "f0", "role": "data", "phase": "forward"})),
+     "acyclic|cycle|not forward in execution order"),
 }
 
 

@@ -282,8 +282,24 @@ class GraphCanvas(NavigableView):
             return
         if self._callout.text() != text:
             self._callout.setText(text)
-        self._callout.setPos(it.pos() + QPointF(it.w / 2 + 10, -8))
+        self._callout.setPos(self._callout_spot(it))
         self._callout.setVisible(True)
+
+    def _callout_spot(self, it) -> QPointF:
+        """Where the value callout covers no other box's label: above the box, else below,
+        right or left of it (the first free spot; above when none is)."""
+        r = self._callout.boundingRect()
+        x, y, w, h = it.pos().x(), it.pos().y(), it.w / 2, it.h / 2
+        spots = [QPointF(x - r.width() / 2, y - h - r.height() - 3),
+                 QPointF(x - r.width() / 2, y + h + 3),
+                 QPointF(x + w + 6, y - r.height() / 2),
+                 QPointF(x - w - 6 - r.width(), y - r.height() / 2)]
+        for spot in spots:
+            area = r.translated(spot)
+            if not any(isinstance(o, NodeItem) and o is not it
+                       for o in self.scene().items(area)):
+                return spot
+        return spots[0]
 
     # ---- highlighting, selection, overlay -------------------------------------------------
 

@@ -65,7 +65,7 @@ class MemoryCurveWidget(QWidget):
         self.update()
 
     def _plot(self) -> QRectF:
-        return QRectF(60, 6, max(self.width() - 80, 10), max(self.height() - 14, 10))
+        return QRectF(76, 6, max(self.width() - 96, 10), max(self.height() - 14, 10))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.curve:
@@ -99,7 +99,7 @@ class MemoryCurveWidget(QWidget):
         p.setPen(QPen(QColor("#c0392b"), 1.5))
         p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
         p.setPen(self.palette().windowText().color())
-        p.drawText(QRectF(0, r.top(), 56, 16), Qt.AlignmentFlag.AlignRight,
+        p.drawText(QRectF(0, r.top(), 72, 16), Qt.AlignmentFlag.AlignRight,
                    f"{fmt(most / 2**20)} MiB")
-        p.drawText(QRectF(0, r.bottom() - 14, 56, 16), Qt.AlignmentFlag.AlignRight, "saved")
+        p.drawText(QRectF(0, r.bottom() - 14, 72, 16), Qt.AlignmentFlag.AlignRight, "saved")
         p.end()
