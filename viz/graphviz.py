@@ -63,7 +63,11 @@ def _existing(path: Path) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def run(source: str, fmt: str, *, engine: Engine | None = None, timeout: float = 300.0,
+DEFAULT_TIMEOUT = 300.0  # seconds a Graphviz run may take before it is stopped
+
+
+def run(source: str, fmt: str, *, engine: Engine | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
         fallback: bool = True) -> bytes:
     """Lay out and render DOT source to ``fmt`` bytes (svg, png, json, pdf with system dot...).
 

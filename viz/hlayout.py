@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphstage.viz import hroute
+from graphstage.viz.graphviz import GraphvizError
 from graphstage.viz.hgroups import (
     BOX,
     GroupInput,
@@ -28,12 +29,21 @@ from graphstage.viz.hgroups import (
     ladder_pairs,
 )
 from graphstage.viz.hsimple import simple_layout
-from graphstage.viz.layout import Layout, LayoutCache, LayoutSpec, compute_layouts, spec_key
+from graphstage.viz.layout import (
+    Layout,
+    LayoutCache,
+    LayoutSpec,
+    compute_layout,
+    compute_layouts,
+    spec_key,
+)
 
 PAD = 8.0            # frame margin around a group's content
 TITLE = 16.0         # room for a group's title above its content
-SIMPLE_LIMIT = 700   # groups with more boxes get the layered layout, not Graphviz
+SIMPLE_LIMIT = 300   # groups with more boxes get the layered layout, not Graphviz (dot 2.43 stalls)
 BATCH_NODES = 1500   # boxes per Graphviz process when several groups go together
+GROUP_TIMEOUT = 2.0  # seconds Graphviz gets per group before the layered layout stands in
+RETRY_LIMIT = 150    # after a batch timed out, groups above this many boxes go layered at once
 
 Size = tuple[float, float]
 
@@ -60,6 +70,7 @@ class HierLayout:
         self.simple_limit = simple_limit
         self.batch_nodes = batch_nodes
         self.runs: list[int] = []
+        self.slow_groups = 0  # groups Graphviz could not lay out in time (layered instead)
         self.on_run: Callable[[str, int], None] | None = None
 
     def layout(self, display: Any, sizes: dict[str, Size]) -> Layout:
@@ -107,7 +118,23 @@ class HierLayout:
         return [self.cache.get(k) for k in keys]
 
     def _run_batch(self, batch: list[tuple[tuple, LayoutSpec]]) -> None:
-        for (key, _), lay in zip(batch, compute_layouts([s for _, s in batch]), strict=True):
+        """One Graphviz process for the batch; a group Graphviz cannot lay out within
+        GROUP_TIMEOUT (Debian's dot 2.43 stalls on some wide ladders) gets the layered layout."""
+        big = any(len(s.nodes) > RETRY_LIMIT for _, s in batch)
+        try:
+            lays = compute_layouts([s for _, s in batch], timeout=GROUP_TIMEOUT,
+                                   tries=1 if big else 3)
+        except GraphvizError:
+            lays = []
+            for _, spec in batch:
+                try:
+                    if len(spec.nodes) > RETRY_LIMIT:  # the likely staller: no second wait
+                        raise GraphvizError("too slow in its batch")
+                    lays.append(compute_layout(spec, timeout=GROUP_TIMEOUT))
+                except GraphvizError:
+                    self.slow_groups += 1
+                    lays.append(simple_layout(spec))
+        for (key, _), lay in zip(batch, lays, strict=True):
             self.cache.put(key, lay)
 
 

@@ -159,8 +159,10 @@ def parse_doc(doc: dict, names: dict[str, str]) -> Layout:
     return Layout(nodes, edges, clusters, bb[2] - bb[0], height)
 
 
-def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None) -> Layout:
-    """Run Graphviz on spec (blocking: call it from a worker thread for big graphs)."""
+def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None,
+                   timeout: float = graphviz.DEFAULT_TIMEOUT, tries: int = 3) -> Layout:
+    """Run Graphviz on spec (blocking: call it from a worker thread for big graphs); each of
+    at most ``tries`` attempts gets ``timeout`` seconds (a GraphvizError past them)."""
     if not spec.nodes:
         return Layout({}, {}, {}, 0.0, 0.0)
     # Global ranking with the same-rank ladder ties gives the tidiest picture but trips Graphviz
@@ -169,16 +171,17 @@ def compute_layout(spec: LayoutSpec, engine: graphviz.Engine | None = None) -> L
     attempts = [(spec, True), (spec, False)]
     if spec.anchors or spec.flat_edges:
         attempts.append((replace(spec, anchors=[], loose_edges=set(), flat_edges=set()), False))
+    attempts = attempts[:max(1, tries)]
     for s, newrank in attempts[:-1]:
         try:
-            return _run_layout(s, newrank, engine)
+            return _run_layout(s, newrank, engine, timeout)
         except graphviz.GraphvizError:
             pass
-    return _run_layout(*attempts[-1], engine)
+    return _run_layout(*attempts[-1], engine, timeout)
 
 
-def compute_layouts(specs: list[LayoutSpec], engine: graphviz.Engine | None = None
-                    ) -> list[Layout]:
+def compute_layouts(specs: list[LayoutSpec], engine: graphviz.Engine | None = None,
+                    timeout: float = graphviz.DEFAULT_TIMEOUT, tries: int = 3) -> list[Layout]:
     """Lay out several independent specs with one Graphviz process (each graph separately);
     if the batch fails, each spec gets its own run with :func:`compute_layout`'s fallbacks."""
     todo = [s for s in specs if s.nodes]
@@ -186,7 +189,7 @@ def compute_layouts(specs: list[LayoutSpec], engine: graphviz.Engine | None = No
         sources = [to_dot(s) for s in todo]
         try:
             out = graphviz.run("\n".join(src for src, _ in sources), "json", engine=engine,
-                               fallback=False).decode("utf-8")
+                               fallback=False, timeout=timeout).decode("utf-8")
             docs = _split_json(out)
             if len(docs) == len(todo):
                 done = iter([parse_doc(d, names)
@@ -194,7 +197,7 @@ def compute_layouts(specs: list[LayoutSpec], engine: graphviz.Engine | None = No
                 return [next(done) if s.nodes else Layout({}, {}, {}, 0.0, 0.0) for s in specs]
         except (graphviz.GraphvizError, ValueError):
             pass
-    return [compute_layout(s, engine) for s in specs]
+    return [compute_layout(s, engine, timeout, tries) for s in specs]
 
 
 def _split_json(text: str) -> list[dict]:
@@ -209,9 +212,10 @@ def _split_json(text: str) -> list[dict]:
         docs.append(doc)
 
 
-def _run_layout(spec: LayoutSpec, newrank: bool, engine: graphviz.Engine | None) -> Layout:
+def _run_layout(spec: LayoutSpec, newrank: bool, engine: graphviz.Engine | None,
+                timeout: float = graphviz.DEFAULT_TIMEOUT) -> Layout:
     source, names = to_dot(spec, newrank=newrank)
-    return parse_json(graphviz.run(source, "json", engine=engine), names)
+    return parse_json(graphviz.run(source, "json", engine=engine, timeout=timeout), names)
 
 
 class LayoutCache:
