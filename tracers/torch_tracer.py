@@ -12,7 +12,6 @@ Everything patched or hooked is restored when the step ends, also when it raises
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from collections.abc import Callable
@@ -25,10 +24,15 @@ import torch.utils.data
 from torch.nn.modules import module as module_hooks
 from torch.overrides import TorchFunctionMode
 
-from graphstage.tracers.contract import FULL_VALUE_LIMIT, make_graph
+from graphstage.tracers.contract import make_graph
 from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
+from graphstage.tracers.torch_autograd import AutogradMixin
+from graphstage.tracers.torch_names import _Names
+from graphstage.tracers.torch_updates import UpdatesMixin
+from graphstage.tracers.torch_util import _edge_meta, _meta, _nbytes, _param_scope, _tensors
+from graphstage.tracers.torch_values import ValuesMixin
 
 _SKIP = frozenset({
     "size", "dim", "numel", "item", "tolist", "__len__", "__repr__", "__format__", "__bool__",
@@ -41,7 +45,6 @@ _SKIP = frozenset({
 _OP_PROPERTIES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 _ALIAS_PROPERTIES = frozenset({"data", "grad"})
 _IDENTITY_MOVES = frozenset({"to", "cpu", "cuda", "contiguous", "type_as", "float"})
-_AMINMAX_FROM = 32_768  # elements: above this one aminmax pass beats amin + amax
 
 _DUNDER = {
     "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
@@ -102,79 +105,6 @@ def _step_error(ms: ModelScript, index: int, exc: Exception) -> str:
     return msg.splitlines()[0]
 
 
-class _Names:
-    """Human names for the tensors and modules a script uses, discovered once per trace."""
-
-    def __init__(self) -> None:
-        self.modules: dict[int, str] = {}      # id(module) -> dotted path ("" for the root)
-        self.roots: set[int] = set()           # ids of top-level models (left out of scopes)
-        self.params: dict[int, str] = {}       # id(tensor) -> parameter name
-        self.by_name: dict[str, torch.Tensor] = {}
-        self.inputs: dict[int, str] = {}       # id(tensor) -> variable name
-        self.buffers: dict[int, str] = {}      # id(tensor) -> module buffer name
-        self.optimizers: list[torch.optim.Optimizer] = []
-
-    @classmethod
-    def discover(cls, ms: ModelScript) -> _Names:
-        """Find modules, leaf tensors and optimizers in setup's result, step's closure and the
-        script's globals; name them by the variables that hold them."""
-        found: dict[str, Any] = {}
-        step = ms.step
-        code = getattr(step, "__code__", None)
-        if code is not None and step.__closure__:
-            for var, cell in zip(code.co_freevars, step.__closure__, strict=False):
-                try:
-                    found.setdefault(var, cell.cell_contents)
-                except ValueError:  # empty cell
-                    pass
-        if ms.module is not None:
-            for var, val in vars(ms.module).items():
-                found.setdefault(var, val)
-        self = cls()
-        models = [m for m in [ms.model] if isinstance(m, torch.nn.Module)]
-        models += sorted((v for v in found.values() if isinstance(v, torch.nn.Module)
-                          and v is not ms.model), key=_param_count, reverse=True)
-        primary = models[0] if models else None
-        var_of = {id(v): k for k, v in found.items()}
-        for model in models:
-            prefix = "" if model is primary else var_of.get(id(model), type(model).__name__)
-            if id(model) in self.modules:
-                continue
-            for path, sub in model.named_modules():
-                full = ".".join(p for p in (prefix, path) if p)
-                self.modules.setdefault(id(sub), full)
-            if model is primary:
-                self.roots.add(id(model))
-            for path, p in model.named_parameters():
-                self._add_param(".".join(x for x in (prefix, path) if x), p)
-            for path, b in model.named_buffers():
-                self.buffers.setdefault(id(b), ".".join(x for x in (prefix, path) if x))
-        for name, t in ms.params.items():
-            self._add_param(name, t)
-        for var, val in found.items():
-            if isinstance(val, torch.Tensor):
-                if val.requires_grad and val.is_leaf:
-                    self._add_param(var, val)
-                else:
-                    self.inputs.setdefault(id(val), var)
-            elif isinstance(val, torch.optim.Optimizer):
-                self.optimizers.append(val)
-        if isinstance(ms.optimizer, torch.optim.Optimizer) and ms.optimizer not in self.optimizers:
-            self.optimizers.append(ms.optimizer)
-        for opt in self.optimizers:
-            for group in opt.param_groups:
-                for p in group["params"]:
-                    self._add_param(f"param{len(self.params)}", p)
-        return self
-
-    def _add_param(self, name: str, t: torch.Tensor) -> None:
-        if id(t) not in self.params:
-            self.params[id(t)] = name
-            self.by_name[name] = t
-
-
-def _param_count(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 class _Mode(TorchFunctionMode):
@@ -193,7 +123,7 @@ class _Mode(TorchFunctionMode):
         return out
 
 
-class _Recorder:
+class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
     """Collects one step: forward ops, autograd graph, firing order, updates; then builds it."""
 
     def __init__(self, names: _Names) -> None:
@@ -387,22 +317,8 @@ class _Recorder:
         else:
             self._on_forward_op(name, inputs, outs)
 
-    def _is_update(self, inputs: list[torch.Tensor], outs: list[torch.Tensor]) -> bool:
-        """After backward: an op is part of an update if it reads a gradient (or something
-        derived from one) or writes a parameter in place. Reading a parameter is not an update:
-        the next forward pass (a GAN's second discriminator call) reads them too."""
-        params = self.names.params
-        if any(id(t) not in params and self._owner(t) is not None for t in inputs):
-            return True
-        first = outs[0]
-        return id(first) in self.names.params and any(first is t for t in inputs)
 
-    def _owner(self, t: torch.Tensor) -> int | None:
-        hit = self.owner.get(id(t))
-        return hit[0] if hit is not None and hit[1]() is t else None
 
-    def _own(self, t: torch.Tensor, pid: int) -> None:
-        self.owner[id(t)] = (pid, weakref.ref(t))
 
     def _on_forward_op(self, name: str, inputs: list[torch.Tensor],
                        outs: list[torch.Tensor]) -> None:
@@ -442,47 +358,8 @@ class _Recorder:
             self.created_by[fn] = nid
             todo.extend(f for f, _ in fn.next_functions)
 
-    def _on_update_op(self, name: str, inputs: list[torch.Tensor],
-                      outs: list[torch.Tensor]) -> None:
-        owners = {self._owner(t) for t in inputs} - {None}
-        if not owners:
-            owners = {id(t) for t in inputs if id(t) in self.names.params}
-        if len(owners) == 1:
-            for t in outs:
-                self._own(t, next(iter(owners)))
-        for pid in owners:
-            upd = self.updates.get(pid)
-            if upd is None:
-                upd = self.updates[pid] = {"ops": [], "order": self.update_order,
-                                           "optimizer": type(self.in_optimizer).__name__
-                                           if self.in_optimizer else None,
-                                           **self._timing(self.op_span[0], self.op_span[0])}
-                self.update_order += 1
-            upd["ops"].append(name)
-            # an op updating several parameters at once (_foreach_*) is shared among them
-            share = (self.op_span[1] - self.op_span[0]) / 1e3 / len(owners)
-            upd["duration_us"] = round(upd["duration_us"] + share, 3)
 
-    def _optim_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if not self.active:
-            return
-        self.in_optimizer = opt
-        self.optimizer_seen = True
-        for group in opt.param_groups:
-            for p in group["params"]:
-                self._own(p, id(p))
-                if p.grad is not None:
-                    self._own(p.grad, id(p))
-                for v in opt.state.get(p, {}).values():
-                    if isinstance(v, torch.Tensor):
-                        self._own(v, id(p))
 
-    def _optim_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if not self.active:
-            return
-        self.in_optimizer = None
-        if self.on_boundary is not None:
-            self.on_boundary()
 
     # ---- sources (parameters, inputs) ---------------------------------------------------------
 
@@ -541,186 +418,22 @@ class _Recorder:
 
     # ---- backward ---------------------------------------------------------------------------
 
-    def _run_backward(self, real: Callable, tensors: Any, args: tuple, kwargs: dict) -> Any:
-        if self.muted:  # a backward inside a custom Function's backward: not a new pass
-            return real(tensors, *args, **kwargs)
-        self.muted = True
-        handles: list[Any] = []
-        try:
-            handles = self._walk_autograd(_tensors(tensors))
-            return real(tensors, *args, **kwargs)
-        finally:
-            for h in handles:
-                h.remove()
-            self.backward_done = True
-            self._after_backward()
-            self.muted = False
 
-    def _walk_autograd(self, roots: list[torch.Tensor]) -> list[Any]:
-        """Add every autograd node reachable from the roots; hook each to record firing order."""
-        handles = []
-        seen_names: dict[str, int] = {}
-        todo = []
-        for r in roots:
-            self.roots.append(r)
-            producer = self._producer(r)
-            if producer is not None:
-                self.loss_nodes.append(producer)
-                if r.grad_fn is not None and r.grad_fn not in self.created_by:
-                    self._claim_grad_fns(r.grad_fn, producer, set())
-            if r.grad_fn is not None:
-                todo.append((r.grad_fn, producer))
-        saved_names: dict[type, list[str]] = {}
-        hooked: set[str] = set()  # once per backward call: a node run again takes its last index
-        while todo:
-            fn, parent = todo.pop()
-            bid = self.bnode_of.get(fn)
-            if bid is None:
-                bid = f"b{len(self.bnode_of)}"
-                self.bnode_of[fn] = bid
-                self.nodes[bid] = self._backward_attrs(fn, bid, seen_names, saved_names)
-            if bid not in hooked:
-                hooked.add(bid)
-                handles.append(fn.register_prehook(self._fired(bid)))
-                handles.append(fn.register_hook(self._finished(bid)))
-                todo.extend((nxt, bid) for nxt, _ in fn.next_functions if nxt is not None)
-            if parent is not None:
-                self.edges.append((parent, bid, {"phase": "backward", "role": "gradient"}))
-        return handles
 
     def _timing(self, start_ns: int, end_ns: int) -> dict:
         """start_us (from the step's start) and duration_us of a span of perf_counter_ns."""
         return {"start_us": round((start_ns - self.t0) / 1e3, 3),
                 "duration_us": round((end_ns - start_ns) / 1e3, 3)}
 
-    def _finished(self, bid: str) -> Callable:
-        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
-            start = self.backward_start.get(bid)
-            if start is not None:
-                self.nodes[bid].update(self._timing(start, time.perf_counter_ns()))
-        return hook
 
-    def _fired(self, bid: str) -> Callable:
-        def hook(grad_outputs: Any) -> None:  # a node run again keeps its last run's index
-            self.backward_start[bid] = time.perf_counter_ns()
-            self.nodes[bid]["order"] = self.backward_order
-            self.backward_order += 1
-        return hook
 
-    def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int], saved_names: dict) -> dict:
-        op = fn.name()
-        if op == "torch::autograd::AccumulateGrad":
-            var = fn.variable
-            pid = self._source(var)
-            pname = self.nodes[pid]["label"]
-            self.acc_of[pid] = bid
-            return {"label": f"∇ {pname}", "op": "AccumulateGrad", "kind": "grad_acc",
-                    "phase": "backward", "scope": self.nodes[pid]["scope"], "order": -1,
-                    "key": f"grad:{pname}", "param": pid, **_meta(var)}
-        fwd = self.created_by.get(fn)
-        base = self.nodes[fwd]["key"] if fwd else "backward"
-        n = seen.get(f"{base}/{op}", 0)
-        seen[f"{base}/{op}"] = n + 1
-        attrs = {"label": op, "op": op, "kind": "op", "phase": "backward",
-                 "scope": self.nodes[fwd]["scope"] if fwd else "", "order": -1,
-                 "key": f"{base}/{op}#{n}", "forward": fwd, "saved": self._saved(fn, saved_names)}
-        attrs["saved_bytes"] = sum(s["bytes"] for s in attrs["saved"])
-        if fwd:
-            self.nodes[fwd]["backward"].append(bid)
-        return attrs
 
-    def _saved(self, fn: Any, cache: dict) -> list[dict]:
-        """Shapes of the tensors this node saved for backward (read before the engine frees
-        them)."""
-        attrs = cache.get(type(fn))
-        if attrs is None:
-            attrs = cache[type(fn)] = [a for a in dir(fn) if a.startswith("_saved_")]
-        out = []
-        for a in attrs:
-            try:
-                v = getattr(fn, a)
-            except RuntimeError:  # already freed by an earlier backward
-                continue
-            tensors = [v] if isinstance(v, torch.Tensor) else \
-                [t for t in v if isinstance(t, torch.Tensor)] if isinstance(v, (list, tuple)) \
-                else []
-            for j, t in enumerate(tensors):
-                name = a[7:] if len(tensors) == 1 else f"{a[7:]}[{j}]"
-                out.append({"name": name, "shape": list(t.shape), "dtype": _dtype(t),
-                            "from": self._producer(t), "bytes": _nbytes(t)})
-        return out
 
-    def _after_backward(self) -> None:
-        """Record each parameter's gradient as it is right after the engine finished."""
-        for attrs in self.nodes.values():
-            if attrs["kind"] != "parameter":
-                continue
-            t = self.names.by_name.get(attrs["name"])
-            if t is not None and t.grad is not None:
-                attrs["no_grad"] = False
-                self._own(t.grad, id(t))
-                self._stats(attrs, "grad", t.grad)
 
     # ---- build --------------------------------------------------------------------------------
 
-    def _stats(self, attrs: dict, field: str, t: torch.Tensor) -> None:
-        """Queue a value summary; reductions stay on t's device until one transfer at the end."""
-        with torch.no_grad():
-            x = t.detach()
-            n = x.numel()
-            summary = {"shape": list(x.shape), "dtype": _dtype(x), "device": str(x.device)}
-            attrs[field] = summary
-            if n == 0 or x.is_complex() or x.layout != torch.strided:
-                return
-            if x.dtype not in (torch.float32, torch.float64):
-                x = x.double() if not x.is_floating_point() else x.float()
-            v = x.reshape(-1)
-            if n <= FULL_VALUE_LIMIT:
-                # a copy: the step may change the tensor in place later (grad.zero_(), w -= ..),
-                # and the value shown must be the one at this moment (the gradient the update used)
-                summary["values"] = v.clone()
-            # min, max, sum, sum of squares: mean, std and norm follow; aminmax is one pass but
-            # only pays off on big tensors
-            lo_hi = torch.aminmax(v) if n > _AMINMAX_FROM else (v.amin(), v.amax())
-            stats = torch.stack((*lo_hi, v.sum(), torch.dot(v, v)))
-            self.pending_stats.append((summary, n, stats))
 
-    def _flush_stats(self) -> None:
-        by_device: dict[Any, list] = {}
-        for item in self.pending_stats:
-            by_device.setdefault(item[2].device, []).append(item)
-        for items in by_device.values():
-            rows = torch.stack([s for _, _, s in items]).tolist()  # promotes mixed dtypes
-            for (summary, n, _), (mn, mx, total, sq) in zip(items, rows, strict=True):
-                mean = total / n
-                var = (sq - n * mean * mean) / (n - 1) if n > 1 else 0.0
-                summary.update(min=mn, max=mx, mean=mean, std=math.sqrt(max(var, 0.0)),
-                               norm=math.sqrt(max(sq, 0.0)))
-                if "values" in summary:
-                    summary["values"] = summary["values"].tolist()
-        self.pending_stats.clear()
 
-    def _add_update_nodes(self) -> None:
-        pid_of = {tid: f"p:{name}" for tid, name in self.names.params.items()}
-        by_param = {pid: upd for pid, upd in self.updates.items() if pid in pid_of}
-        for tid, upd in sorted(by_param.items(), key=lambda kv: kv[1]["order"]):
-            pnode = pid_of[tid]
-            if pnode not in self.nodes:
-                continue
-            pname = self.nodes[pnode]["name"]
-            opt = upd["optimizer"] or "update"
-            nid = f"u:{pname}"
-            t = self.names.by_name.get(pname)
-            self.nodes[nid] = {
-                "label": f"{opt} {pname}", "op": f"{opt}.step" if upd["optimizer"] else "update",
-                "kind": "update", "phase": "update", "scope": self.nodes[pnode]["scope"],
-                "order": upd["order"], "key": f"update:{pname}", "param": pnode,
-                "ops": upd["ops"], "start_us": upd["start_us"],
-                "duration_us": upd["duration_us"], **_meta(t),
-            }
-            acc = self.acc_of.get(pnode)
-            if acc is not None:
-                self.edges.append((acc, nid, {"phase": "update", "role": "update"}))
 
     def build(self, model: str, step: int) -> nx.DiGraph:
         """The finished step graph (valid under the contract)."""
@@ -745,51 +458,15 @@ class _Recorder:
         self._add_saved_edges(g)
         return g
 
-    def _add_saved_edges(self, g: nx.DiGraph) -> None:
-        for bid, attrs in list(g.nodes(data=True)):
-            for s in attrs.get("saved", ()):
-                src = s.get("from")
-                if src and src in g and not g.has_edge(src, bid):
-                    g.add_edge(src, bid, phase="backward", role="saved", shape=s["shape"],
-                               dtype=s["dtype"])
 
 
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    """Tensors in obj, looking one level into lists/tuples/dicts (ops rarely nest deeper)."""
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        out = []
-        for x in obj:
-            if isinstance(x, torch.Tensor):
-                out.append(x)
-            elif isinstance(x, (list, tuple)):
-                out.extend(y for y in x if isinstance(y, torch.Tensor))
-        return out
-    if isinstance(obj, dict):
-        return [v for v in obj.values() if isinstance(v, torch.Tensor)]
-    return []
 
 
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).removeprefix("torch.")
 
 
-def _meta(t: torch.Tensor | None) -> dict:
-    if t is None:
-        return {}
-    return {"shape": list(t.shape), "dtype": _dtype(t), "device": str(t.device)}
 
 
-def _nbytes(t: torch.Tensor) -> int:
-    """Bytes of a tensor's elements (its view's numel, not its whole storage)."""
-    return t.numel() * t.element_size()
 
 
-def _edge_meta(t: torch.Tensor) -> dict:
-    return {"shape": list(t.shape), "dtype": _dtype(t)}
 
 
-def _param_scope(name: str) -> str:
-    """Scope of a parameter from its dotted name: 'layer1.0.conv1.weight' -> 'layer1/0/conv1'."""
-    return "/".join(name.split(".")[:-1])
