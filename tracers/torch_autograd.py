@@ -16,6 +16,7 @@ import networkx as nx
 import torch
 import torch.utils.data
 
+from graphstage.tracers.torch_compat import saved_tensor_attrs
 from graphstage.tracers.torch_util import (
     _dtype,
     _meta,
@@ -115,7 +116,7 @@ class AutogradMixin:
         them)."""
         attrs = cache.get(type(fn))
         if attrs is None:
-            attrs = cache[type(fn)] = [a for a in dir(fn) if a.startswith("_saved_")]
+            attrs = cache[type(fn)] = saved_tensor_attrs(fn)
         out = []
         for a in attrs:
             try:

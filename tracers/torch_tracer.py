@@ -29,6 +29,7 @@ from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.torch_autograd import AutogradMixin
+from graphstage.tracers.torch_compat import check_version, dataloader_iterator_class
 from graphstage.tracers.torch_names import _Names
 from graphstage.tracers.torch_updates import UpdatesMixin
 from graphstage.tracers.torch_util import _edge_meta, _meta, _nbytes, _param_scope, _tensors
@@ -68,6 +69,7 @@ def trace(
 ) -> TraceSession:
     """Run ms.step() ``steps`` times, recording each call as one step graph (``on_step`` sees
     the session after each)."""
+    check_version()
     names = _Names.discover(ms)
     session = TraceSession(framework="torch", model=ms.name,
                            meta={"script": str(ms.path), "torch": torch.__version__})
@@ -207,7 +209,7 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
             return self._run_backward(real_grad, outputs, args, kwargs)
 
         autograd.backward, autograd.grad = backward, grad
-        loader_iter = torch.utils.data.dataloader._BaseDataLoaderIter
+        loader_iter = dataloader_iterator_class()
         real_next, real_init = loader_iter.__next__, loader_iter.__init__
 
         def next_batch(it):  # loading data is not the model: its ops are not recorded

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
+from graphstage.tracers.torch_compat import dispatch_mode_class
 from graphstage.tracers.torch_tracer import _Names, _Recorder
 
 
@@ -54,7 +54,7 @@ class _Roots(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-class _Aten(TorchDispatchMode):
+class _Aten(dispatch_mode_class()):
     """Every ATen op, with the index the recorder's next forward op will get (its owner)."""
 
     def __init__(self, rec: _Recorder) -> None:

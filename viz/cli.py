@@ -24,6 +24,12 @@ HEADLESS = ("trace", "export", "run", "verify")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in argv:  # graphstage's own log (fallbacks, version checks) on stderr
+        import logging
+
+        argv.remove("--verbose")
+        logging.basicConfig(format="graphstage: %(name)s: %(message)s")
+        logging.getLogger("graphstage").setLevel(logging.DEBUG)
     if not argv or argv[0] not in HEADLESS:
         if argv and argv[0] in ("-h", "--help"):
             _parser().print_help()
