@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         argv, script_args = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
     out = _Sender(os.fdopen(args.proto_fd, "w", encoding="utf-8"))
+    if os.environ.get("GRAPHSTAGE_VERBOSE"):
+        import logging
+
+        logging.basicConfig(format="graphstage (tracing): %(name)s: %(message)s")
+        logging.getLogger("graphstage").setLevel(logging.DEBUG)
     faulthandler.enable()  # a crash in native code still prints the Python stack to stderr
     code = 0
     try:

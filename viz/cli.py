@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--verbose" in argv:  # graphstage's own log (fallbacks, version checks) on stderr
         import logging
+        import os
 
         argv.remove("--verbose")
+        os.environ["GRAPHSTAGE_VERBOSE"] = "1"  # the tracing child logs too
         logging.basicConfig(format="graphstage: %(name)s: %(message)s")
         logging.getLogger("graphstage").setLevel(logging.DEBUG)
     if not argv or argv[0] not in HEADLESS:
