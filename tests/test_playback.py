@@ -107,3 +107,27 @@ def test_group_lights_for_its_span_with_progress(gpt, folded):
     assert item.state == "done" and item.progress is None
     player.seek(max(0.0, (first - 0.5) * s.beat))   # scrubbing back replays from the start
     assert item.state != "active" and item.progress is None
+
+
+def test_time_true_playback_shares_the_step_by_measured_duration():
+    """Time-true: each op lights for its measured share (duration_us) of the same total; the
+    slowest op gets the longest slot and '.' still reaches every op."""
+    from graphstage.tracers.run import trace_script
+    from graphstage.tracers.script import example_path
+    from graphstage.viz.gui.schedule import Schedule
+    from graphstage.viz.gui.viewgraph import build_display
+
+    graph = trace_script(example_path("resnet18_torch"), 1, seed=0).graph(0)
+    display = build_display(graph)
+    even, true = Schedule(graph, display.rep), Schedule(graph, display.rep, time_true=True)
+    assert true.time_true and len(true.events) == len(even.events)
+    assert abs(true.total - even.total) < 1e-6
+    slow = max(true.events, key=lambda e: graph.nodes[e.node]["duration_us"])
+    fast = min(true.events, key=lambda e: graph.nodes[e.node]["duration_us"])
+    ratio = (slow.end - slow.start) / (fast.end - fast.start)
+    assert ratio > 10 and slow.end - slow.start == max(e.end - e.start for e in true.events)
+    t, visited = 0.0, 0
+    while t < true.total:
+        t = true.next_event_time(t)
+        visited += 1
+    assert visited >= len(true.events)

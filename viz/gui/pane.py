@@ -38,6 +38,7 @@ class StagePane(QWidget):
         self.player = Player(clock, self.canvas, self)
         self.layouts = layouts
         self.overlay = "none"
+        self.time_true = False  # each op lights for its measured share of the step
         self.title = QLabel(" ")
         self.title.setContentsMargins(10, 4, 10, 4)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -124,7 +125,8 @@ class StagePane(QWidget):
         prev = self.canvas.display
         added = set(display.nodes) - set(prev.nodes) if (morph and prev is not None) else set()
         self.canvas.show_graph(display, lay, morph=morph, added=added)
-        self.player.set_schedule(Schedule(c.graph, display.rep), keep_time=reason == "collapse")
+        self.player.set_schedule(Schedule(c.graph, display.rep, time_true=self.time_true),
+                                 keep_time=reason == "collapse")
         self.apply_overlay()
         if reason == "load":
             opening_view(self.canvas, display, c.graph, folded=bool(c.collapsed))
@@ -168,6 +170,14 @@ class StagePane(QWidget):
         self.banner.setText(self.banner_text)
         self.banner.setStyleSheet(f"color: {colour};")
         self.banner.setVisible(bool(self.banner_text))
+
+    def set_time_true(self, on: bool) -> None:
+        """Play each op for its measured share of the step (or one even beat per op)."""
+        self.time_true = on
+        c, display = self.controller, self.canvas.display
+        if c.graph is not None and display is not None:
+            self.player.set_schedule(Schedule(c.graph, display.rep, time_true=on),
+                                     keep_time=True)
 
     def prefetch(self) -> None:
         """Queue layouts of the neighbouring steps so a step change can morph at once."""

@@ -23,6 +23,26 @@ PULSE_MIN_S = 0.25     # a pulse travels at least this long, so it stays visible
 MAX_PULSES = 48        # pulses drawn at once (the latest ones)
 
 
+MIN_SHARE = 0.05       # time-true: an op's slot is at least this share of the mean slot
+
+
+def _slots(graph: nx.DiGraph, nodes: list[str], beat: float, time_true: bool
+           ) -> list[float] | None:
+    """Time-true slots: the same total as the even beat, shared by measured duration_us (every
+    op keeps a sliver so op-by-op stepping still shows it); None without measurements."""
+    if not time_true or not nodes:
+        return None
+    durations = [graph.nodes[n].get("duration_us") for n in nodes]
+    known = [d for d in durations if d is not None]
+    if len(known) < 0.5 * len(nodes):
+        return None
+    mean = sum(known) / len(known) if known else 1.0
+    weights = [max(d if d is not None else mean, MIN_SHARE * mean) for d in durations]
+    total = beat * len(nodes)
+    scale = total / sum(weights)
+    return [w * scale for w in weights]
+
+
 @dataclass(frozen=True)
 class Event:
     """One op lighting up: [start, end) in schedule seconds, on display box `key`."""
@@ -64,20 +84,25 @@ class Span:
 class Schedule:
     """When each op and box lights up and each pulse travels, for one step and collapse state."""
 
-    def __init__(self, graph: nx.DiGraph, rep: dict[str, str], beat: float | None = None) -> None:
+    def __init__(self, graph: nx.DiGraph, rep: dict[str, str], beat: float | None = None,
+                 time_true: bool = False) -> None:
         executed = [(a["phase"], a["order"], n) for n, a in graph.nodes(data=True)
                     if a["order"] >= 0]
         executed.sort(key=lambda e: (PHASES.index(e[0]), e[1], e[2]))
         self.beat = beat or min(MAX_BEAT_S, STEP_BUDGET_S / max(len(executed), 1))
+        slots = _slots(graph, [n for _, _, n in executed], self.beat, time_true)
+        self.time_true = time_true and slots is not None
         self.phase_start: dict[str, float] = {}
         self.events: list[Event] = []
         fire: dict[str, float] = {}
+        t = 0.0
         for i, (phase, _order, n) in enumerate(executed):
-            t = i * self.beat
+            slot = slots[i] if slots is not None else self.beat
             self.phase_start.setdefault(phase, t)
             fire[n] = t
-            self.events.append(Event(t, t + self.beat, rep[n], n, phase))
-        end = len(executed) * self.beat
+            self.events.append(Event(t, t + slot, rep[n], n, phase))
+            t += slot
+        end = t
         self.total = end + self.beat * 2
         for phase in PHASES:
             self.phase_start.setdefault(phase, end)

@@ -125,6 +125,10 @@ class BuildMixin:
         play = self.menuBar().addMenu("&Play")
         for a in (self.act_play, self.act_op, self.act_prev, self.act_next):
             play.addAction(a)
+        self.act_time_true = self._action("Time-true playback", self._time_true, "Ctrl+Shift+P",
+                                          "Each op lights for its measured share of the step")
+        self.act_time_true.setCheckable(True)
+        play.addAction(self.act_time_true)
 
     def _build_toolbar(self) -> None:
         """The one toolbar: open, play, op slider, speed, steps, fit, depth, overlay, export."""

@@ -88,3 +88,8 @@ class PlayingMixin:
     def _speed(self, index: int) -> None:
         for p in self.panes:
             p.player.speed = SPEEDS[index]
+
+    def _time_true(self, on: bool | None = None) -> None:
+        on = self.act_time_true.isChecked() if on is None else on
+        for p in self.panes:
+            p.set_time_true(on)
