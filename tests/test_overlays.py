@@ -34,3 +34,16 @@ def test_time_and_memory_overlays_total_collapsed_groups():
             members = [n for n, k in display.rep.items() if k == group]
             total = sum(magnitudes(graph, mode).get(n, 0.0) for n in members)
             assert total <= hi * (1 + 1e-9)
+
+
+def test_inspector_lists_the_slowest_ops():
+    from graphstage.viz.gui.inspector import slowest_html
+
+    graph = trace_script(example_path("dynamicnet_torch"), 1).graph(0)
+    timed = sorted(((a["duration_us"], a["label"]) for _, a in graph.nodes(data=True)
+                    if "duration_us" in a), reverse=True)
+    text = slowest_html(graph, limit=3)
+    assert "Slowest ops this step" in text
+    positions = [text.index(f">{label}<") for _, label in timed[:3]]
+    assert positions == sorted(positions)  # slowest first
+    assert slowest_html(None) == ""

@@ -30,6 +30,21 @@ def _summary_html(s: dict | None) -> str:
     return "<br>".join(rows) or "<i>no statistics</i>"
 
 
+def slowest_html(graph: nx.DiGraph | None, limit: int = 8) -> str:
+    """The step's slowest ops by measured duration_us, each a link that selects it."""
+    if graph is None:
+        return ""
+    timed = sorted(((a["duration_us"], n) for n, a in graph.nodes(data=True)
+                    if a.get("duration_us") is not None), reverse=True)
+    if not timed:
+        return ""
+    total = sum(d for d, _ in timed) or 1.0
+    rows = [f"{_link(graph, n)}: {d / 1e3:.3g} ms ({100 * d / total:.0f} %)"
+            for d, n in timed[:limit]]
+    return f"<p><b>Slowest ops this step</b> (of {total / 1e3:.4g} ms)<br>" + \
+        "<br>".join(rows) + "</p>"
+
+
 def _link(graph: nx.DiGraph, node: str) -> str:
     a = graph.nodes[node]
     return (f"<a href='node:{html.escape(node)}'>{html.escape(a.get('label', node))}</a>"
@@ -57,7 +72,8 @@ class InspectorPanel(QTextBrowser):
         """Render the selected display node (a single node or a group) as HTML."""
         if graph is None or dn is None:
             self.setHtml("<p style='color:gray'>Click a node to inspect it.<br><br>"
-                         "Double-click a scope (or group) to collapse / expand it.</p>")
+                         "Double-click a scope (or group) to collapse / expand it.</p>"
+                         + slowest_html(graph))
             return
         if dn.is_group:
             ops: dict[str, int] = {}

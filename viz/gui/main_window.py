@@ -151,7 +151,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
                 self.depth.blockSignals(True)
                 self.depth.setMaximum(max(1, self.pane.controller.max_depth()))
                 self.depth.blockSignals(False)
-            if reason == "step":
+            if reason in ("step", "load"):
                 self._show_inspector(self.pane)
         if reason == "load":
             self.loadFinished.emit(index)
