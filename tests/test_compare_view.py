@@ -80,3 +80,21 @@ def test_retrace_is_said_with_its_reason():
     assert banners[4].startswith("tf.function switched to the graph it traced earlier")
     assert [bool(g.graph.get("retraced")) for g in session.steps] == [False, False, True, False,
                                                                       False]
+
+
+@pytest.mark.tf
+def test_layers_match_across_frameworks():
+    """Each PyTorch hidden_layer call finds the TensorFlow MatMul of the same call (TF names the
+    calls hidden_layer_1, _3, _5 itself), and weight finds kernel, bias finds bias."""
+    from graphstage.viz.gui.matching import counterpart
+
+    torch_g = trace_script(example_path("dynamicnet_torch"), 2, seed=0).graph(0)
+    tf_g = trace_script(example_path("dynamicnet_tf"), 1).graph(0)
+    linears = sorted((a["order"], n) for n, a in torch_g.nodes(data=True)
+                     if a["op"] == "linear" and "hidden_layer" in a["scope"])
+    tf_names = [counterpart(torch_g, n, tf_g) for _, n in linears]
+    assert tf_names == [f"dynamic_net_1/hidden_layer_{k}/MatMul" for k in (1, 3, 5)][
+        :len(linears)]
+    for role, tf_role in (("weight", "kernel"), ("bias", "bias")):
+        match = counterpart(torch_g, f"p:hidden_layer.{role}", tf_g)
+        assert tf_g.nodes[match]["name"].endswith(f"hidden_layer/{tf_role}")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock
+from graphstage.viz.gui.matching import counterpart
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
@@ -190,6 +191,21 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
 
     def _select(self, pane: StagePane, key: str) -> None:
         pane.controller.select(key)
+        self._link_peer(pane, key)
+
+    def _link_peer(self, pane: StagePane, key: str) -> None:
+        """Side by side: ring the same layer's counterpart in the other pane and centre it."""
+        peer = pane.peer
+        d = pane.canvas.display
+        if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
+            return
+        members = d.nodes[key].members
+        match = counterpart(pane.controller.graph, members[0], peer.controller.graph) \
+            if members else None
+        other = peer.controller.reveal(match) if match else None
+        peer.canvas.set_highlight({other} if other else set())
+        if other:
+            peer.canvas.select_key(other, center=True)
 
     def _show_inspector(self, pane: StagePane) -> None:
         c = pane.controller
