@@ -27,6 +27,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	bash .ci/lint-imports.sh
 
 bench: setup
 	$(PY) benchmarks/trace_overhead.py
