@@ -93,8 +93,10 @@ def test_layers_match_across_frameworks():
     linears = sorted((a["order"], n) for n, a in torch_g.nodes(data=True)
                      if a["op"] == "linear" and "hidden_layer" in a["scope"])
     tf_names = [counterpart(torch_g, n, tf_g) for _, n in linears]
-    assert tf_names == [f"dynamic_net_1/hidden_layer_{k}/MatMul" for k in (1, 3, 5)][
-        :len(linears)]
+    # Keras may uniquify the model's own name (dynamic_net_1_1) when built twice in a process
+    assert len(tf_names) == len(linears) >= 1
+    for name, k in zip(tf_names, (1, 3, 5), strict=False):
+        assert name.endswith(f"/hidden_layer_{k}/MatMul"), name
     for role, tf_role in (("weight", "kernel"), ("bias", "bias")):
         match = counterpart(torch_g, f"p:hidden_layer.{role}", tf_g)
         assert tf_g.nodes[match]["name"].endswith(f"hidden_layer/{tf_role}")
