@@ -35,6 +35,7 @@ from graphstage.viz.gui.reconcile import (
 )
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph
+from graphstage.viz.hgroups import ladder_pairs
 from graphstage.viz.layout import Layout, LayoutSpec
 
 MORPH_S = 0.65
@@ -53,7 +54,7 @@ def layout_spec(display: DisplayGraph) -> LayoutSpec:
     # a scope holding a single box gets no frame of its own (less clutter, same meaning)
     paths = {k: tuple(c for c in p if count[c] >= 2) for k, p in paths.items()}
     labels = {c: c for p in paths.values() for c in p}
-    anchors = ladder_anchors(display)
+    anchors = ladder_pairs(display)
     anchored = {v for _, v in anchors}
     loose = {(u, v) for (u, v), e in display.edges.items() if e.role == "saved" or (
         e.role in ("gradient", "update") and u in anchored and v in anchored)}
@@ -62,23 +63,6 @@ def layout_spec(display: DisplayGraph) -> LayoutSpec:
             and display.nodes[u].kind in leaves and paths.get(v)}
     return LayoutSpec(sizes, list(display.edges), paths, labels, anchors=sorted(anchors),
                       loose_edges=loose, flat_edges=flat)
-
-
-def ladder_anchors(display: DisplayGraph) -> set[tuple[str, str]]:
-    """Ties that put each backward box beside the forward box it differentiates (and a
-    parameter's gradient and update beside it): the backward pass reads as the rungs of a
-    ladder next to the forward pass instead of a second copy below it."""
-    g, rep = display.graph, display.rep
-    out = set()
-    for k, dn in display.nodes.items():
-        for m in dn.members:
-            a = g.nodes[m]
-            ref = a.get("param") if a["kind"] in ("grad_acc", "update") else (
-                a.get("forward") if a["phase"] == "backward" else None)
-            ref_box = rep.get(ref) if ref is not None else None
-            if ref_box is not None and ref_box != k:
-                out.add((ref_box, k))
-    return out
 
 
 class CanvasScene(QGraphicsScene):
