@@ -10,7 +10,7 @@ docs/export.md describes the picture for users.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -110,14 +110,20 @@ def collapse_key(scope: str, depth: int | None) -> tuple[str, ...] | None:
 
 def collapsed_size(graph: nx.DiGraph, depth: int | None) -> int:
     """How many boxes the drawing has when scopes deeper than ``depth`` are collapsed."""
+    return _box_count(graph, lambda scope: collapse_key(scope, depth))
+
+
+def _box_count(graph: nx.DiGraph, group_of: Callable[[str], Any]) -> int:
+    """Boxes drawn when every node whose scope ``group_of`` maps to a key folds into one box
+    per (key, phase); nodes mapped to None stay boxes of their own."""
     groups: set = set()
     singles = 0
     for _, a in graph.nodes(data=True):
-        ck = collapse_key(a.get("scope", ""), depth)
-        if ck is None:
+        key = group_of(a.get("scope", ""))
+        if key is None:
             singles += 1
         else:
-            groups.add((ck, a.get("phase")))
+            groups.add((key, a.get("phase")))
     return singles + len(groups)
 
 
@@ -187,15 +193,7 @@ def fold_scopes(graph: nx.DiGraph, limit: int = FOLD_BOXES) -> set[tuple[str, ..
 
 def folded_size(graph: nx.DiGraph, folded: Collection[tuple[str, ...]]) -> int:
     """How many boxes the drawing has with the ``folded`` scopes each one box per phase."""
-    groups: set = set()
-    singles = 0
-    for _, a in graph.nodes(data=True):
-        fk = fold_key(a.get("scope", ""), folded)
-        if fk is None:
-            singles += 1
-        else:
-            groups.add((fk, a.get("phase")))
-    return singles + len(groups)
+    return _box_count(graph, lambda scope: fold_key(scope, folded))
 
 
 @dataclass

@@ -22,16 +22,22 @@ LEAVES = ("parameter", "constant", "input")
 
 
 @lru_cache(maxsize=1 << 16)
+def scope_prefixes(scope: str) -> tuple[str, ...]:
+    """Every enclosing scope of scope, outermost first, spelled as in the original string:
+    'a/b.c' -> ('a', 'a/b', 'a/b.c')."""
+    out, pos = [], 0
+    for m in _SEP.finditer(scope or ""):
+        if m.start() > pos:
+            out.append(scope[: m.start()])
+        pos = m.end()
+    if scope and pos < len(scope):
+        out.append(scope)
+    return tuple(out)
+
+
 def scope_chain(container: str) -> tuple[str, ...]:
     """'' -> ('',); 'a/b.c' -> ('', 'a', 'a/b', 'a/b.c'): the groups enclosing a box."""
-    out, pos = [""], 0
-    for m in _SEP.finditer(container or ""):
-        if m.start() > pos:
-            out.append(container[: m.start()])
-        pos = m.end()
-    if container and pos < len(container):
-        out.append(container)
-    return tuple(out)
+    return ("", *scope_prefixes(container))
 
 
 @dataclass

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from graphstage.viz.gui.naming import display_label, node_detail
+from graphstage.viz.hgroups import scope_prefixes
 
 _SEP = re.compile(r"[/.]")
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
@@ -29,19 +29,6 @@ WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened 
 def scope_parts(scope: str) -> list[str]:
     """'layer1.0/conv1' -> ['layer1', '0', 'conv1'] (torch uses '.', TensorFlow '/')."""
     return [p for p in _SEP.split(scope or "") if p]
-
-
-@lru_cache(maxsize=1 << 16)
-def scope_prefixes(scope: str) -> tuple[str, ...]:
-    """Every enclosing scope of scope, outermost first, spelled as in the original string."""
-    out, pos = [], 0
-    for m in _SEP.finditer(scope or ""):
-        if m.start() > pos:
-            out.append(scope[: m.start()])
-        pos = m.end()
-    if scope and pos < len(scope):
-        out.append(scope)
-    return tuple(out)
 
 
 def scope_title(scope: str) -> str:
