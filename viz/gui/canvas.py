@@ -305,17 +305,6 @@ class GraphCanvas(NavigableView):
 
     # ---- navigation --------------------------------------------------------------------------
 
-    def initial_view(self) -> None:
-        """Fit small graphs; show big ones from the top at a zoom where labels are readable."""
-        self.fit()
-        if self.transform().m11() < 0.45 and self.nodes:
-            self.resetTransform()
-            self._auto_fit = False
-            self.scale(0.6, 0.6)
-            top = min(self.nodes.values(), key=lambda it: it.pos().y())
-            r = self.scene().itemsBoundingRect()
-            self.centerOn(QPointF(top.pos().x(), r.top() + self.viewport().height() / 1.2 / 2))
-
     def view_moved(self) -> None:
         self.minimap.refresh()
 
