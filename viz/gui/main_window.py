@@ -18,14 +18,13 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock
-from graphstage.viz.gui.matching import counterpart
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
-from graphstage.viz.gui.viewgraph import has_children
 from graphstage.viz.gui.welcome import attach_welcome
 from graphstage.viz.gui.window_build import BuildMixin
 from graphstage.viz.gui.window_export import ExportMixin
+from graphstage.viz.gui.window_linking import LinkingMixin
 from graphstage.viz.gui.window_loading import LoadingMixin, twin_path
 from graphstage.viz.gui.window_playing import PlayingMixin
 from graphstage.viz.gui.window_search import SearchMixin
@@ -33,8 +32,8 @@ from graphstage.viz.gui.workers import LayoutWorker, TraceWorker
 from graphstage.viz.layout import LayoutCache
 
 
-class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixin,
-                 QMainWindow):
+class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMixin,
+                 ExportMixin, QMainWindow):
     """graphstage's window; see docs/gui.md for what each part does."""
 
     loadFinished = Signal(int)          # pane index whose session is on screen
@@ -93,10 +92,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
         index = len(self.panes)
         self.panes.append(pane)
         self.splitter.addWidget(pane)
-        pane.canvas.nodeClicked.connect(lambda k, p=pane: self._select(p, k))
-        pane.canvas.nodeDoubleClicked.connect(lambda k, p=pane: self._toggle(p, k))
-        pane.canvas.clusterDoubleClicked.connect(pane.controller.toggle_scope)
-        pane.controller.selectionChanged.connect(lambda _k, p=pane: self._show_inspector(p))
+        self._link_pane(pane)
         pane.shown.connect(lambda reason, i=index: self._pane_shown(i, reason))
         pane.player.finished.connect(self._player_finished)
         pane.canvas.morphFinished.connect(self._morph_finished)
@@ -125,24 +121,6 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
         super().resizeEvent(event)
         self._orient_panes()
 
-
-
-
-
-
-    # ---- loading -----------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
     def _pane_shown(self, index: int, reason: str) -> None:
         show_story(self, index, reason)
         if index == 0:
@@ -158,71 +136,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
             self.loadFinished.emit(index)
             self.run_search(self.search_edit.text()) if self.search_bar.isVisible() else None
 
-
-
-
-
-
-
-
-    # ---- steps and playback ------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-    # ---- hierarchy, selection, search -----------------------------------------------------
-
-    def _toggle(self, pane: StagePane, key: str) -> None:
-        dn = pane.canvas.display.nodes.get(key) if pane.canvas.display else None
-        if dn is None:
-            return
-        if dn.is_group:
-            pane.controller.toggle_scope(dn.group)
-        elif has_children(pane.canvas.display, key):
-            pane.controller.toggle_children(key)
-        elif dn.container:
-            pane.controller.toggle_scope(dn.container)
-
-    def _select(self, pane: StagePane, key: str) -> None:
-        pane.controller.select(key)
-        self._link_peer(pane, key)
-
-    def _link_peer(self, pane: StagePane, key: str) -> None:
-        """Side by side: ring the same layer's counterpart in the other pane and centre it."""
-        peer = pane.peer
-        d = pane.canvas.display
-        if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
-            return
-        members = d.nodes[key].members
-        match = counterpart(pane.controller.graph, members[0], peer.controller.graph) \
-            if members else None
-        other = peer.controller.reveal(match) if match else None
-        peer.canvas.set_highlight({other} if other else set())
-        if other:
-            peer.canvas.select_key(other, center=True)
-
-    def _show_inspector(self, pane: StagePane) -> None:
-        c = pane.controller
-        d = pane.canvas.display
-        self.inspector.show_node(c.graph, d.nodes.get(c.selected) if d else None)
-
-    def _jump(self, node: str) -> None:
-        pane = self.pane
-        for p in self.panes:
-            if p.controller.graph is not None and node in p.controller.graph and \
-                    p.controller.selected:
-                pane = p
-                break
-        key = pane.controller.reveal(node)
-        if key:
-            pane.controller.select(key)
-            pane.canvas.select_key(key, center=True)
+    # ---- hierarchy -----------------------------------------------------------------------------
 
     def expand_all(self) -> None:
         for p in self.panes:
@@ -240,10 +154,6 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
         for p in self.panes:
             p.canvas.fit()
 
-
-
-
-
     # ---- split view --------------------------------------------------------------------------
 
     def toggle_compare(self) -> None:
@@ -252,6 +162,11 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
             pane.player.pause()
             pane.setParent(None)
             pane.deleteLater()
+            self.pane.peer = None
+            self.pane.mark("link", set())
+            self.pane.mark("hover", set())
+            self.pane.update_banner()
+            self._update_timeline()
             return
         src = self.pane.controller.source
         twin = twin_path(src) if src else None
@@ -280,14 +195,6 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, ExportMixi
         self.legend_dock.widget().apply_theme(theme)
         if save:
             self.settings.setValue("theme", theme.name)
-
-    # ---- export ------------------------------------------------------------------------------
-
-
-
-
-
-
 
     # ---- teardown ----------------------------------------------------------------------------
 

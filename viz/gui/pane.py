@@ -5,14 +5,15 @@ The pane turns state changes into layout requests and scene updates; a split vie
 
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
 from graphstage.viz.gui.banner import compare_banner, step_banner
 from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
+from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
@@ -21,12 +22,41 @@ from graphstage.viz.gui.workers import LayoutWorker
 from graphstage.viz.layout import Layout
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
+PHASE_NAMES = {"forward": "forward pass", "backward": "backward pass", "update": "update",
+               "done": "step done"}
+
+
+class HoverWatch(QObject):
+    """Reports the box under the mouse in a canvas (its display key, '' when none) through
+    ``report``, once per change; watches the viewport so the canvas itself stays unaware."""
+
+    def __init__(self, canvas: GraphCanvas, report) -> None:  # noqa: ANN001 - a callable
+        super().__init__(canvas)
+        self.canvas, self.report, self.key = canvas, report, ""
+        canvas.viewport().setMouseTracking(True)
+        canvas.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind == QEvent.Type.MouseMove:
+            items = self.canvas.items(event.position().toPoint())
+            self.set_key(next((it.key for it in items if isinstance(it, NodeItem)), ""))
+        elif kind == QEvent.Type.Leave:
+            self.set_key("")
+        return False
+
+    def set_key(self, key: str) -> None:
+        """Make key the hovered box (and report it) if it is not already."""
+        if key != self.key:
+            self.key = key
+            self.report(key)
 
 
 class StagePane(QWidget):
     """Title line + canvas for one session; keeps the canvas in step with its controller."""
 
     shown = Signal(str)          # reason, once the scene shows the controller's current state
+    hovered = Signal(str)        # display key under the mouse, '' when it leaves the boxes
     diffText = Signal(str)
     layoutFailed = Signal(str)
 
@@ -42,15 +72,24 @@ class StagePane(QWidget):
         self.title = QLabel(" ")
         self.title.setContentsMargins(10, 4, 10, 4)
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.phase_label = QLabel("")   # this pane's own phase: the panes can be in different ones
+        self.phase_label.setContentsMargins(10, 4, 10, 4)
+        self.phase_label.setTextFormat(Qt.TextFormat.RichText)
+        self.phase_text = ""
         self.banner = QLabel("")
         self.banner.setContentsMargins(10, 2, 10, 4)
         self.banner.setWordWrap(True)
         self.banner_text = ""
         self.peer: StagePane | None = None  # the other pane, side by side
+        self.marks: dict[str, set[str]] = {}  # ringed boxes by cause: search, link, hover
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
-        box.addWidget(self.title)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.phase_label)
+        box.addLayout(head)
         box.addWidget(self.banner)
         box.addWidget(self.canvas, 1)
         self._waiting: tuple | None = None   # (display key, reason) being laid out
@@ -61,6 +100,8 @@ class StagePane(QWidget):
         layouts.ready.connect(self._layout_ready)
         layouts.failed.connect(self._layout_failed)
         self.canvas.value_text = self._value_text
+        self.hover = HoverWatch(self.canvas, self.hovered.emit)
+        self.player.positionChanged.connect(self._show_phase)
 
     # ---- state -> scene ----------------------------------------------------------------------
 
@@ -132,6 +173,7 @@ class StagePane(QWidget):
             opening_view(self.canvas, display, c.graph, folded=bool(c.collapsed))
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)
+        self.canvas.set_highlight(set().union(*self.marks.values()))
         before = c.session.steps[c.step - 1] if c.step > 0 else None
         self.diffText.emit(describe_diff(before, c.graph))
         self.title.setText(self._title_text())
@@ -170,6 +212,21 @@ class StagePane(QWidget):
         self.banner.setText(self.banner_text)
         self.banner.setStyleSheet(f"color: {colour};")
         self.banner.setVisible(bool(self.banner_text))
+
+    def _show_phase(self, t: float, total: float) -> None:
+        """Name the phase this pane's animation is in, in its colour, beside the title."""
+        s = self.player.schedule
+        self.phase_text = s.phase_at(t) if s is not None else ""
+        color = self.canvas.theme.phase.get(self.phase_text, self.canvas.theme.muted).name()
+        self.phase_label.setText(f"<b style='color:{color}'>● "
+                                 f"{PHASE_NAMES.get(self.phase_text, '')}</b>" if s else "")
+        self.phase_label.setVisible(self.peer is not None)   # alone, the toolbar says it
+
+    def mark(self, cause: str, keys: set[str]) -> None:
+        """Ring keys for one cause (search matches, the linked counterpart, the hovered
+        counterpart); a box stays ringed while any cause rings it."""
+        self.marks[cause] = set(keys)
+        self.canvas.set_highlight(set().union(*self.marks.values()))
 
     def set_time_true(self, on: bool) -> None:
         """Play each op for its measured share of the step (or one even beat per op)."""

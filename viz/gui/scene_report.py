@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QRectF
+from PySide6.QtGui import QTextDocumentFragment
 
 from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.theme import label_font
@@ -34,6 +35,7 @@ def scene_report(win: MainWindow) -> dict[str, Any]:
         "legend": legend_shown(win),
         "caption": str(getattr(win, "caption_text", "") or ""),
         "panes": [pane_report(p, win) for p in win.panes],
+        "timeline": timeline_report(win),
     }
 
 
@@ -60,9 +62,40 @@ def pane_report(pane: StagePane, win: MainWindow) -> dict[str, Any]:
         "framework": FRAMEWORK_NAMES.get(session.framework, session.framework) if session else "",
         "step": c.step + 1 if session is not None else 0,
         "phase": schedule.phase_at(pane.player.t) if schedule is not None else "",
+        "phase_shown": phase_shown(pane),
+        "hovered": getattr(getattr(pane, "hover", None), "key", ""),
         "banner": pane_banner(pane),
         "items": visible_items(pane.canvas, win) if graph is not None else [],
     }
+
+
+def phase_shown(pane: StagePane) -> str:
+    """The words of the pane's own phase indicator ('' when it shows none)."""
+    label = getattr(pane, "phase_label", None)
+    if label is None or not label.isVisible():
+        return ""
+    return QTextDocumentFragment.fromHtml(label.text()).toPlainText().strip("● ").strip()
+
+
+def timeline_report(win: MainWindow) -> list[dict[str, Any]]:
+    """The step timeline's rows: per framework its steps and, as 1-based step numbers, the
+    steps whose structure changed, that TensorFlow retraced (R) or first traced (T)."""
+    timeline = getattr(win, "timeline", None)
+    if timeline is None or not timeline.isVisible():
+        return []
+    out = []
+    for i, row in enumerate(timeline.rows):
+        r = timeline.row_rect(i)
+        top_left = timeline.mapTo(win, r.topLeft().toPoint())
+        out.append({
+            "framework": row.name,
+            "steps": len(row.counts),
+            "changed": [k + 1 for k, v in enumerate(row.changed) if v],
+            "retraced": [k + 1 for k, v in enumerate(row.retraced) if v],
+            "traced": [k + 1 for k, v in enumerate(row.traced) if v],
+            "rect": [top_left.x(), top_left.y(), round(r.width(), 1), round(r.height(), 1)],
+        })
+    return out
 
 
 def pane_banner(pane: StagePane) -> str:

@@ -53,13 +53,14 @@ class LoadingMixin:
         if pane == 0:
             self._add_recent(str(path))
 
-    def open_session(self, session, source: str = "", step: int = 0) -> None:
-        """Show a session already in memory (graphstage.show); nothing is traced or read."""
-        if not self.panes:
+    def open_session(self, session, source: str = "", step: int = 0, pane: int = 0) -> None:
+        """Show a session already in memory (graphstage.show) in a pane (1: beside the first);
+        nothing is traced or read."""
+        while pane >= len(self.panes):
             self._add_pane()
-        self._pending_step[0] = step
+        self._pending_step[pane] = step
         show_welcome(self, False)
-        self._loaded(0, session, source or f"<{session.model}>", False)
+        self._loaded(pane, session, source or f"<{session.model}>", False)
 
     @property
     def loading(self) -> bool:
@@ -88,8 +89,8 @@ class LoadingMixin:
         p = self.panes[pane]
         step = self._pending_step.pop(pane, 0)
         p.controller.set_session(session, source, step)
+        self._update_timeline()
         if pane == 0:
-            self._update_timeline()
             self.setWindowTitle(f"graphstage — {session.model} ({session.framework})")
             if compare:
                 twin = twin_path(source)

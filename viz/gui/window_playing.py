@@ -6,6 +6,9 @@ signals, and holds no state of its own beyond what its methods create.
 
 from __future__ import annotations
 
+from graphstage.viz.gui.pane import PHASE_NAMES
+from graphstage.viz.gui.timeline import timeline_row
+
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -13,13 +16,10 @@ class PlayingMixin:
     """Playback and steps in the main window."""
 
     def _update_timeline(self) -> None:
-        s = self.pane.controller.session
-        if s is None:
-            return
-        self.timeline.set_data([m.get("loss") for m in s.metrics],
-                               [g.number_of_nodes() for g in s.steps],
-                               [not g.graph.get("same_as_previous", False) for g in s.steps],
-                               [bool(g.graph.get("retraced")) for g in s.steps])
+        """One timeline row per pane with a session: each framework's own steps."""
+        rows = [timeline_row(p.controller.session) for p in self.panes
+                if p.controller.session is not None]
+        self.timeline.set_rows(rows)
         self.timeline.set_step(self.pane.controller.step)
 
     def _diff_text(self, text: str) -> None:
@@ -67,13 +67,14 @@ class PlayingMixin:
         self.scrub.blockSignals(True)
         self.scrub.setValue(int(1000 * t / total) if total else 0)
         self.scrub.blockSignals(False)
-        s = self.pane.player.schedule
-        phase = s.phase_at(t) if s else ""
-        names = {"forward": "forward pass", "backward": "backward pass", "update": "update",
-                 "done": "step done"}
-        color = self.theme.phase.get(phase, self.theme.muted).name()
-        self.phase_label.setText(f"<b style='color:{color}'>{names.get(phase, '')}</b>"
-                                 f"  {t:.1f}/{total:.1f} s")
+        phases = {p.phase_text for p in self.panes if p.player.schedule is not None}
+        if len(phases) == 1:   # one pane, or both in the same phase: say it here too
+            phase = phases.pop()
+            color = self.theme.phase.get(phase, self.theme.muted).name()
+            self.phase_label.setText(f"<b style='color:{color}'>{PHASE_NAMES.get(phase, '')}"
+                                     f"</b>  {t:.1f}/{total:.1f} s")
+        else:                  # each pane names its own phase over its graph
+            self.phase_label.setText(f"{t:.1f}/{total:.1f} s")
 
     def _play_state(self, playing: bool) -> None:
         self.act_play.setText("⏸ Pause" if playing else "▶ Play")

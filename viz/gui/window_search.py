@@ -48,9 +48,9 @@ class SearchMixin:
     def run_search(self, text: str) -> list[str]:
         """Highlight every match in every pane and centre the main pane's first."""
         self._matches = self.pane.controller.search(text)
-        self.pane.canvas.set_highlight(set(self._matches))
+        self.pane.mark("search", set(self._matches))
         for p in self.panes[1:]:  # side by side: the other pane's matches are ringed too
-            p.canvas.set_highlight(set(p.controller.search(text)))
+            p.mark("search", set(p.controller.search(text)))
         self._match_i = -1
         self.search_info.setText(f"{len(self._matches)} matches" if text else "")
         if self._matches:
