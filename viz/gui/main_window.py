@@ -167,6 +167,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
             self.pane.mark("hover", set())
             self.pane.update_banner()
             self._update_timeline()
+            self.pane.player.seek(self.pane.player.t)   # the phase goes back to the toolbar
             return
         src = self.pane.controller.source
         twin = twin_path(src) if src else None

@@ -14,8 +14,8 @@ from graphstage.viz.gui.summary import fmt
 from graphstage.viz.gui.theme import Theme, detail_font
 
 FRAMEWORKS = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
-GUTTER = 92        # room left of the plots for each row's name and scales
-ROW_H = 46         # one framework's row, when there are several
+GUTTER = 116       # room left of the plots for each row's name and scales
+ROW_H = 54         # one framework's row, when there are several
 RETRACE = QColor("#c0392b")
 
 
@@ -34,7 +34,7 @@ class TimelineRow:
     def summary(self) -> str:
         """A few words under the row's name: how the graphs came about."""
         if self.name == "TensorFlow":
-            n = sum(self.traced)
+            n = sum(self.traced) + sum(self.retraced)
             return f"{n} trace{'s' if n != 1 else ''}, {sum(self.retraced)} retraced"
         return f"{1 + sum(self.changed[1:])} structures"
 
@@ -49,6 +49,13 @@ def timeline_row(session: Any) -> TimelineRow:
         [i > 0 and not g.graph.get("same_as_previous", False) for i, g in enumerate(steps)],
         [bool(g.graph.get("retraced")) for g in steps],
         [bool(g.graph.get("traced_new")) and not g.graph.get("retraced") for g in steps])
+
+
+def bold_detail_font() -> QFont:
+    """The detail font in bold: row names and (re)trace marks."""
+    f = detail_font()
+    f.setBold(True)
+    return f
 
 
 class TimelineWidget(QWidget):
@@ -69,7 +76,7 @@ class TimelineWidget(QWidget):
                         "changes, R a TensorFlow retrace, T its first trace")
 
     def _height(self) -> int:
-        return 86 if len(self.rows) <= 1 else 24 + ROW_H * len(self.rows)
+        return 92 if len(self.rows) <= 1 else 36 + ROW_H * len(self.rows)
 
     def sizeHint(self) -> QSize:
         return QSize(600, self._height() + 6)
@@ -91,7 +98,7 @@ class TimelineWidget(QWidget):
         return max((len(r.counts) for r in self.rows), default=0)
 
     def _plot(self) -> QRectF:
-        return QRectF(GUTTER, 8, max(10, self.width() - GUTTER - 16), self.height() - 30)
+        return QRectF(GUTTER, 8, max(10, self.width() - GUTTER - 16), self.height() - 44)
 
     def row_rect(self, i: int) -> QRectF:
         """Row i's plot area (widget coordinates)."""
@@ -150,9 +157,11 @@ class TimelineWidget(QWidget):
             mark = "R" if row.retraced[i:i + 1] == [True] else \
                 "T" if row.traced[i:i + 1] == [True] else ""
             if mark:
-                p.setPen(RETRACE if mark == "R" else t.muted)
-                p.drawText(QRectF(self._x(i) - 8, r.top(), 16, 14),
+                p.setFont(bold_detail_font())
+                p.setPen(RETRACE if mark == "R" else t.text)
+                p.drawText(QRectF(self._x(i) - 8, r.top() - 2, 16, 14),
                            Qt.AlignmentFlag.AlignCenter, mark)
+                p.setFont(detail_font())
         self._paint_loss(p, row, r)
         self._paint_gutter(p, row, r, cmax, node_col)
 
@@ -165,7 +174,7 @@ class TimelineWidget(QWidget):
         for i, v in enumerate(row.losses):
             if v is None:
                 continue
-            pt = QPointF(self._x(i), r.top() + 4 + (r.height() - 10) * (1 - (v - lo) / span))
+            pt = QPointF(self._x(i), r.top() + 14 + (r.height() - 20) * (1 - (v - lo) / span))
             path.moveTo(pt) if first else path.lineTo(pt)
             first = False
         p.setPen(QPen(self.theme.kind["loss"], 2))
@@ -178,9 +187,7 @@ class TimelineWidget(QWidget):
         t = self.theme
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         box = QRectF(0, r.top() - 2, GUTTER - 8, 13)
-        bold = QFont(detail_font())
-        bold.setBold(True)
-        p.setFont(bold)
+        p.setFont(bold_detail_font())
         p.setPen(t.text)
         p.drawText(box, right, row.name)
         p.setFont(detail_font())
@@ -200,7 +207,7 @@ class TimelineWidget(QWidget):
         p.setPen(QPen(t.highlight, 2))
         p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom() + 6))
         p.setBrush(t.highlight)
-        p.drawEllipse(QPointF(x, r.bottom() + 10), 5, 5)
+        p.drawEllipse(QPointF(x, r.bottom() + 10), 4, 4)
         p.setPen(t.text)
         parts = []
         for row in self.rows:
