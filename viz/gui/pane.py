@@ -15,6 +15,7 @@ from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.opening import opening_view
+from graphstage.viz.gui.steady import steady_layout
 from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, build_display, describe_diff
@@ -165,6 +166,8 @@ class StagePane(QWidget):
         morph = reason == "step" and bool(self.canvas.nodes)
         prev = self.canvas.display
         added = set(display.nodes) - set(prev.nodes) if (morph and prev is not None) else set()
+        if reason == "step":   # what persists keeps its column (viz/gui/steady.py)
+            lay = steady_layout(self.canvas.layout_, lay)
         self.canvas.show_graph(display, lay, morph=morph, added=added)
         self.player.set_schedule(Schedule(c.graph, display.rep, time_true=self.time_true),
                                  keep_time=reason == "collapse")
