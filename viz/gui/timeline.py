@@ -193,7 +193,9 @@ class TimelineWidget(QWidget):
         p.setFont(detail_font())
         p.setPen(t.muted)
         p.drawText(box.translated(0, 12), right, row.summary())
-        p.setPen(node_col.darker(150) if not t.dark else node_col.lighter(180))
+        ink = QColor(node_col)
+        ink.setAlpha(255)
+        p.setPen(ink.darker(140) if not t.dark else ink.lighter(130))
         scale = f"{cmax} n" + ("  ·  " if any(v is not None for v in row.losses) else "")
         p.drawText(box.translated(-28, 24), right, scale)
         if any(v is not None for v in row.losses):
