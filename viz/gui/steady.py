@@ -31,22 +31,49 @@ def _box(n: tuple[float, float, float, float]) -> Rect:
     return cx - w / 2, cy - h / 2, w, h
 
 
+class Grid:
+    """Rectangles bucketed by CELL-pixel cells: which may contain or touch a given one."""
+
+    CELL = 256.0
+
+    def __init__(self, rects: dict[str, Rect]) -> None:
+        self.rects = rects
+        self.cells: dict[tuple[int, int], list[str]] = {}
+        for key, r in rects.items():
+            for cell in self._cells(r):
+                self.cells.setdefault(cell, []).append(key)
+
+    def _cells(self, r: Rect, pad: float = 0.0) -> list[tuple[int, int]]:
+        c = self.CELL
+        xs = range(int((r[0] - pad) // c), int((r[0] + r[2] + pad) // c) + 1)
+        ys = range(int((r[1] - pad) // c), int((r[1] + r[3] + pad) // c) + 1)
+        return [(x, y) for x in xs for y in ys]
+
+    def near(self, r: Rect, pad: float = 0.0) -> set[str]:
+        """Keys of the rectangles sharing a cell with r (grown by pad)."""
+        return {k for cell in self._cells(r, pad) for k in self.cells.get(cell, ())}
+
+    def holder(self, r: Rect, skip: str = "") -> str | None:
+        """A rectangle (other than skip) that contains r, if any."""
+        centre = (r[0] + r[2] / 2, r[1] + r[3] / 2, 0.0, 0.0)
+        return next((k for k in self.near(centre) if k != skip and _inside(r, self.rects[k])),
+                    None)
+
+
 def units(lay: Layout) -> tuple[dict[str, Rect], dict[str, str]]:
     """The layout's top-level units (frames inside no other frame, as 'frame:ID', and boxes in
     no frame, as 'box:KEY') with their rectangles, and the unit of every box and frame."""
-    frames = lay.clusters
-    top = {c: r for c, r in frames.items()
-           if not any(o != c and _inside(r, q) for o, q in frames.items())}
-    rects: dict[str, Rect] = {f"frame:{c}": r for c, r in top.items()}
+    frames = Grid(lay.clusters)
+    top = Grid({c: r for c, r in lay.clusters.items() if frames.holder(r, skip=c) is None})
+    rects: dict[str, Rect] = {f"frame:{c}": r for c, r in top.rects.items()}
     owner: dict[str, str] = {}
-    for c, r in frames.items():
-        owner[f"frame:{c}"] = next((f"frame:{t}" for t, q in top.items() if _inside(r, q)),
-                                   f"frame:{c}")
+    for c, r in lay.clusters.items():
+        owner[f"frame:{c}"] = f"frame:{top.holder(r) or c}"
     for key, n in lay.nodes.items():
         b = _box(n)
-        unit = next((f"frame:{t}" for t, q in top.items() if _inside(b, q)), None)
-        if unit is None:
-            unit = f"box:{key}"
+        frame = top.holder(b)
+        unit = f"frame:{frame}" if frame is not None else f"box:{key}"
+        if frame is None:
             rects[unit] = b
         owner[key] = unit
     return rects, owner
@@ -67,9 +94,10 @@ def unit_shifts(before: Layout, after: Layout) -> tuple[dict[str, float], dict[s
     if len(new) > MAX_UNITS:
         return dict.fromkeys(new, 0.0), owner
     for _ in range(MAX_UNDO):   # undo shifts that collide, biggest first, until none do
-        moved = {u: (r[0] + dx[u], r[1], r[2], r[3]) for u, r in new.items()}
+        moved = Grid({u: (r[0] + dx[u], r[1], r[2], r[3]) for u, r in new.items()})
         clash = [u for u in new if dx[u] and any(
-            v != u and dx[v] != dx[u] and _overlaps(moved[u], moved[v]) for v in new)]
+            v != u and dx[v] != dx[u] and _overlaps(moved.rects[u], moved.rects[v])
+            for v in moved.near(moved.rects[u], GAP))]
         if not clash:
             return dx, owner
         dx[max(clash, key=lambda u: abs(dx[u]))] = 0.0
