@@ -1,11 +1,12 @@
 """What the window shows, as plain data: the `--scene-json` report tests read instead of pixels.
 
 The report lists, per pane, every box inside the pane's viewport with its rectangle in window
-pixels and the pixel height its label is drawn at. It reads the window, panes and canvases
-through their public attributes only and never changes them. A window attribute `caption_text`
-and a pane attribute `banner_text` (strings), once something sets them, become the report's
-"caption" and the pane's "banner"; until then the banner is the pane title's "same graph as
-previous step" note.
+pixels and the pixel height its label is drawn at, the pane's phase as its indicator says it and
+the box under the mouse; and the step timeline's rows (one per framework) with their marks. It
+reads the window, panes and canvases through their public attributes only and never changes
+them. A window attribute `caption_text` and a pane attribute `banner_text` (strings), once
+something sets them, become the report's "caption" and the pane's "banner"; until then the
+banner is the pane title's "same graph as previous step" note.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ class LinkingMixin:
 
     def _select(self, pane: StagePane, key: str) -> None:
         pane.controller.select(key)
+        pane.mark("link", set())    # chosen here now: the ring from the other pane's pick goes
         self._link_peer(pane, key)
 
     def _peer_node(self, pane: StagePane, key: str) -> str | None:
@@ -73,10 +74,6 @@ class LinkingMixin:
         d = peer.canvas.display
         other = d.rep.get(match) if match and d is not None else None
         peer.mark("hover", {other} if other else set())
-
-    def hover(self, index: int, key: str) -> None:
-        """Act as if the mouse were over box key of pane index ('' for none): --hover, tests."""
-        self.panes[index].hover.set_key(key)
 
     def _show_inspector(self, pane: StagePane) -> None:
         c = pane.controller
