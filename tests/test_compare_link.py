@@ -100,6 +100,14 @@ def test_hover_rings_the_counterpart_in_the_other_pane(win):
     assert all_ringed() == found | {"param:input_layer.weight"}
     move_mouse(tf_pane.canvas, None)
     assert all_ringed() == found
+    # a click links too; a later click in the other pane takes that pane's old ring away
+    win._select(torch_pane, "param:output_layer.bias")
+    assert {k for k, it in tf_pane.canvas.nodes.items() if it.highlighted} >= \
+        {"param:dynamic_net/output_layer/bias"}
+    win._select(tf_pane, "param:dynamic_net/hidden_layer/kernel")
+    assert "param:dynamic_net/output_layer/bias" not in \
+        {k for k, it in tf_pane.canvas.nodes.items() if it.highlighted}
+    assert all_ringed() == found | {"param:hidden_layer.weight"}
 
 
 def test_each_pane_names_its_own_phase(win):
