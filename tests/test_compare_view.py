@@ -59,6 +59,8 @@ def test_compare_is_side_by_side_with_banners(tmp_path):
     assert left["banner"].startswith("autograd rebuilt")
     assert right["banner"].startswith("tf.function reused")
     assert left["items"] and right["items"]
+    # each pane names its own phase (here both at the start of the step: the forward pass)
+    assert left["phase_shown"] == right["phase_shown"] == "forward pass"
     def centre(items, axis):
         return sum(i["rect"][axis] + i["rect"][axis + 2] / 2 for i in items) / len(items)
 

@@ -99,6 +99,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
         pane.layoutFailed.connect(self._layout_failed)
         if index == 1:
             self.panes[0].peer, pane.peer = pane, self.panes[0]
+            self.panes[0].show_phase()
             self._orient_panes()
         if index == 0:
             pane.player.positionChanged.connect(self._position)

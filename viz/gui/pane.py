@@ -102,7 +102,7 @@ class StagePane(QWidget):
         layouts.failed.connect(self._layout_failed)
         self.canvas.value_text = self._value_text
         self.hover = HoverWatch(self.canvas, self.hovered.emit)
-        self.player.positionChanged.connect(self._show_phase)
+        self.player.positionChanged.connect(lambda _t, _total: self.show_phase())
 
     # ---- state -> scene ----------------------------------------------------------------------
 
@@ -216,10 +216,11 @@ class StagePane(QWidget):
         self.banner.setStyleSheet(f"color: {colour};")
         self.banner.setVisible(bool(self.banner_text))
 
-    def _show_phase(self, t: float, total: float) -> None:
-        """Name the phase this pane's animation is in, in its colour, beside the title."""
+    def show_phase(self) -> None:
+        """Name the phase this pane's animation is in, in its colour, beside the title (only
+        beside a peer pane: alone, the toolbar names it)."""
         s = self.player.schedule
-        self.phase_text = s.phase_at(t) if s is not None else ""
+        self.phase_text = s.phase_at(self.player.t) if s is not None else ""
         color = self.canvas.theme.phase.get(self.phase_text, self.canvas.theme.muted).name()
         self.phase_label.setText(f"<b style='color:{color}'>● "
                                  f"{PHASE_NAMES.get(self.phase_text, '')}</b>" if s else "")
