@@ -87,7 +87,7 @@ def bench_frames(app: QApplication) -> None:
         frames = sorted(frames)
         p95 = frames[int(len(frames) * 0.95)] * 1000
         print(f"resnet18_torch full step graph ({len(pane.canvas.nodes)} nodes, "
-              f"{len(pane.canvas.edges)} edges), {label}: {len(frames)} frames, "
+              f"{len(pane.canvas.edges or ())} edges), {label}: {len(frames)} frames, "
               f"median {statistics.median(frames) * 1000:.2f} ms, p95 {p95:.2f} ms, "
               f"max {frames[-1] * 1000:.2f} ms (target p95 < 16 ms)")
     win.close()

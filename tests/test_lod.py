@@ -84,22 +84,80 @@ def _render(canvas: GraphCanvas, rect) -> QImage:
 
 
 def test_far_away_edges_and_frames_come_from_one_backdrop(canvas):
-    edge = next(iter(canvas.edges.values()))
-    area = edge.sceneBoundingRect().adjusted(-200, -150, 200, 150)
+    layer = canvas.edges
+    arrow = layer.get(next(iter(layer)))
+    area = arrow.rect.adjusted(-200, -150, 200, 150)
     canvas.resetTransform()
     near = _render(canvas, area)
     assert canvas.transform().m11() >= LOD_SIMPLE
     scene = canvas.scene()
-    assert all(e.scene() is scene and e.isVisible() for e in canvas.edges.values())
-    canvas.scale(0.1, 0.1)             # far away: one backdrop item instead of thousands
-    assert not any(e.scene() for e in canvas.edges.values())      # out of the scene
+    assert layer.scene() is scene and layer.isVisible()
+    canvas.scale(0.1, 0.1)             # far away: one backdrop item draws frames and arrows
+    assert layer.scene() is None                                  # out of the scene
     assert not any(c.scene() for c in canvas.clusters.values())
     assert canvas.detail.backdrop.isVisible()
     assert _render(canvas, area) == near   # exports draw full detail whatever the zoom
-    assert edge.scene() is None
     canvas.resetTransform()
-    assert all(e.scene() is scene and e.isVisible() for e in canvas.edges.values())
+    assert layer.scene() is scene and layer.isVisible()
     assert not canvas.detail.backdrop.isVisible()
+
+
+def test_arrows_are_drawn_by_region_and_not_again_per_frame(canvas):
+    """At 100 % the arrow layer draws only the arrows crossing the view, and an animation frame
+    that lights a box redraws none of them (Qt's cache holds the view's part)."""
+    layer, display = canvas.edges, canvas.display
+    assert set(layer) == {k for k in display.edges if k in canvas.layout_.edges}
+    canvas.resize(400, 300)          # the graph is several views wide: Qt caches the view's part
+    canvas.resetTransform()
+    box = next(it for it in canvas.nodes.values() if not it.is_group)
+    canvas.centerOn(box)
+    canvas.viewport().grab()
+    seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    crossing = set()
+    for k, pts in canvas.layout_.edges.items():       # independent: the layout's own points
+        if k not in display.edges:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if QRectF(min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1).intersects(
+                seen.adjusted(-8, -8, 8, 8)):
+            crossing.add(k)
+    before = layer.drawn
+    layer.update()                                     # a full redraw of the visible part
+    canvas.viewport().grab()
+    drawn = layer.drawn - before
+    assert crossing and drawn >= len(crossing) * 0.8 and drawn < len(layer) / 2
+    before = layer.drawn
+    box.set_state("active")                            # what a playing step does per frame
+    canvas.viewport().grab()
+    box.set_state("idle")
+    canvas.viewport().grab()
+    assert layer.drawn == before
+    canvas.resize(1000, 700)
+
+
+def test_hovering_an_arrow_names_its_tensor(canvas):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    layer = canvas.edges
+    canvas.resetTransform()
+    arrow = max((layer.get(k) for k in layer), key=lambda a: a.rect.height())
+    mid = arrow.geometry()[0].pointAtPercent(0.5)
+    canvas.centerOn(mid)
+    at = canvas.mapFromScene(mid)
+    assert layer.edge_at(mid, 1.0) is not None
+    ev = QMouseEvent(QMouseEvent.Type.MouseMove, at, canvas.viewport().mapToGlobal(at),
+                     Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier)
+    canvas.mouseMoveEvent(ev)
+    hovered = layer.get(layer.hovered)
+    assert hovered is not None and "tensor: [" in hovered.tooltip()
+    far = canvas.mapFromScene(arrow.rect.topLeft()) - QPoint(400, 400)
+    ev = QMouseEvent(QMouseEvent.Type.MouseMove, far, canvas.viewport().mapToGlobal(far),
+                     Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier)
+    canvas.mouseMoveEvent(ev)
+    assert layer.hovered is None
 
 
 def _ring_pixels(canvas: GraphCanvas, key: str) -> int:

@@ -28,7 +28,7 @@ from graphstage.viz.hgroups import (
     group_spec,
     ladder_pairs,
 )
-from graphstage.viz.hsimple import simple_layout
+from graphstage.viz.hsimple import rank_cost, simple_layout
 from graphstage.viz.layout import (
     Layout,
     LayoutCache,
@@ -44,6 +44,7 @@ SIMPLE_LIMIT = 300   # groups with more boxes get the layered layout, not Graphv
 BATCH_NODES = 1500   # boxes per Graphviz process when several groups go together
 GROUP_TIMEOUT = 2.0  # seconds Graphviz gets per group before the layered layout stands in
 RETRY_LIMIT = 150    # after a batch timed out, groups above this many boxes go layered at once
+COST_LIMIT = 1500    # groups whose dot ranking would hold more nodes (hsimple.rank_cost) go layered
 
 Size = tuple[float, float]
 
@@ -99,7 +100,7 @@ class HierLayout:
         for key, inp in zip(keys, inputs, strict=True):
             if self.cache.get(key) is not None or key in todo:
                 continue
-            if len(inp.spec.nodes) > self.simple_limit:
+            if len(inp.spec.nodes) > self.simple_limit or rank_cost(inp.spec) > COST_LIMIT:
                 self.cache.put(key, simple_layout(inp.spec))
             else:
                 todo[key] = (inp.gid, inp.spec)

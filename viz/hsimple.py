@@ -40,6 +40,16 @@ def _ranks(spec: LayoutSpec) -> dict[str, int]:
     return rank
 
 
+def rank_cost(spec: LayoutSpec) -> int:
+    """Boxes plus the virtual nodes Graphviz's dot adds for arrows that span several rows: its
+    running time follows this, not the box count (a 158-box root whose forward-to-backward
+    arrows span the whole column costs 7,784 and stalls dot 2.43 for over 20 s)."""
+    rank = _ranks(spec)
+    spans = (abs(rank[v] - rank[u]) - 1 for u, v in spec.edges
+             if u in rank and v in rank and (u, v) not in spec.loose_edges)
+    return len(spec.nodes) + sum(s for s in spans if s > 0)
+
+
 def simple_layout(spec: LayoutSpec, max_width: float = 2400.0) -> Layout:
     """Rows by rank, wrapped at max_width pixels; edges left for the caller to draw."""
     rank = _ranks(spec)

@@ -12,14 +12,15 @@ from PySide6.QtWidgets import (
     QFrame,
     QGraphicsScene,
     QGraphicsView,
+    QToolTip,
     QWidget,
 )
 
 from graphstage.viz.gui.animation import AnimationClock, Tween
+from graphstage.viz.gui.edgelayer import EdgeLayer
 from graphstage.viz.gui.items import (
     CalloutItem,
     ClusterItem,
-    EdgeItem,
     NodeItem,
     PulseItem,
     measure,
@@ -103,7 +104,7 @@ class GraphCanvas(NavigableView):
         self.display: DisplayGraph | None = None
         self.layout_: Layout | None = None
         self.nodes: dict[str, NodeItem] = {}
-        self.edges: dict[tuple[str, str], EdgeItem] = {}
+        self.edges: EdgeLayer | None = None
         self.clusters: dict[str, ClusterItem] = {}
         self._pulses: list[PulseItem] = []
         self._morph: Tween | None = None
@@ -127,10 +128,10 @@ class GraphCanvas(NavigableView):
         self._callout.theme = theme
         self._callout.update()
         self.minimap.refresh(content=True)
-        for it in [*self.nodes.values(), *self.edges.values(), *self.clusters.values()]:
+        if self.edges is not None:
+            self.edges.set_theme(theme)
+        for it in [*self.nodes.values(), *self.clusters.values()]:
             it.theme = theme
-            if isinstance(it, EdgeItem):
-                it._restyle()
             it.update()
         self.detail.set_content(self.edges, self.clusters, theme, self.nodes)
 
@@ -144,7 +145,7 @@ class GraphCanvas(NavigableView):
         if self._morph is not None:
             self._morph.finish()
         scene = self.scene()
-        old_other = [*self.edges.values(), *self.clusters.values()]
+        old_other = [*self._arrows(), *self.clusters.values()]
         self.display, self.layout_ = display, layout
         rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added)
         morph = morph and rec.size <= MORPH_MAX_ITEMS
@@ -168,7 +169,7 @@ class GraphCanvas(NavigableView):
 
     def _start_morph(self, rec: Reconciled, old_other: list) -> None:
         """Glide kept boxes to their new places while old items fade out and new ones in."""
-        new_other = [*self.edges.values(), *self.clusters.values()]
+        new_other = [*self._arrows(), *self.clusters.values()]
         for it in new_other + rec.fade_in:
             it.setOpacity(0.0)
         self._dying = rec.fade_out + old_other
@@ -243,12 +244,12 @@ class GraphCanvas(NavigableView):
             self.scene().addItem(p)
             self._pulses.append(p)
         for item, (ek, frac, phase) in zip(self._pulses, pulses, strict=False):
-            e = self.edges.get(ek)
-            if e is None:
+            spline = self.edges.spline(ek) if self.edges is not None else None
+            if spline is None:
                 item.setVisible(False)
                 continue
             item.set_color(self.theme.phase.get(phase, self.theme.highlight))
-            item.setPos(e.spline().pointAtPercent(min(1.0, max(0.0, frac))))
+            item.setPos(spline.pointAtPercent(min(1.0, max(0.0, frac))))
             item.setVisible(True)
         for item in self._pulses[len(pulses):]:
             if item.isVisible():
@@ -307,6 +308,26 @@ class GraphCanvas(NavigableView):
 
     def view_moved(self) -> None:
         self.minimap.refresh()
+
+    def _arrows(self) -> list[EdgeLayer]:
+        return [self.edges] if self.edges is not None else []
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Hovering an arrow (where no box is) thickens it and shows its tensor in a tooltip."""
+        super().mouseMoveEvent(event)
+        if self.edges is None or event.buttons() != Qt.MouseButton.NoButton:
+            return
+        at = event.position().toPoint()
+        on_box = any(isinstance(it, NodeItem) for it in self.items(at))
+        arrow = None if on_box or self.detail.far else \
+            self.edges.edge_at(self.mapToScene(at), self.transform().m11())
+        key = arrow.key if arrow is not None else None
+        if key != self.edges.hovered:
+            self.edges.set_hovered(key)
+            if arrow is not None:
+                QToolTip.showText(event.globalPosition().toPoint(), arrow.tooltip(), self)
+            else:
+                QToolTip.hideText()
 
     def _item_at(self, event: QMouseEvent):
         for it in self.items(event.position().toPoint()):

@@ -11,14 +11,12 @@ from PySide6.QtGui import (
     QFontMetricsF,
     QPainter,
     QPainterPath,
-    QPainterPathStroker,
     QPen,
     QPolygonF,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
-    QGraphicsSceneHoverEvent,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -28,10 +26,8 @@ from graphstage.viz.gui.lod import (
     CENTER,
     DASH,
     DEVICE_CACHE,
-    DOT,
     ELIDE_MIDDLE,
     ELIDE_RIGHT,
-    LOD_ARROWS,
     LOD_SHADOW,
     LOD_SIMPLE,
     MIN_TEXT_PX,
@@ -308,144 +304,6 @@ class NodeItem(QGraphicsPathItem):
 
 def _contrast(c: QColor) -> QColor:
     return QColor("black") if c.lightnessF() > 0.55 else QColor("white")
-
-
-class EdgeItem(QGraphicsPathItem):
-    """An arrow along a Graphviz spline; tensor shape and role on hover."""
-
-    def __init__(self, key: tuple[str, str], points: list[tuple[float, float]], role: str,
-                 phase: str, shape: list | None, theme: Theme) -> None:
-        super().__init__()
-        self.key, self.role, self.phase, self.theme = key, role, phase, theme
-        self.points = points
-        self.hovered = False
-        self.setZValue(1)
-        self.setAcceptHoverEvents(True)
-        self.setBrush(NO_BRUSH)
-        self.shape_ = shape
-        self._arrow = QPolygonF()
-        self._line = (QPointF(), QPointF())
-        self._spline = QPainterPath()
-        self._hit: QPainterPath | None = None
-        self._pen = QPen()
-        self.setPen(NO_PEN)      # Qt's bounding rect is then the path's (arrowhead included)
-        self.set_points(points)
-        self._restyle()
-
-    def color(self) -> QColor:
-        if self.role in ("gradient", "update"):
-            c = QColor(self.theme.phase.get("backward" if self.role == "gradient" else "update"))
-            c.setAlpha(170)
-            return c
-        return QColor(self.theme.edge)
-
-    def _restyle(self) -> None:
-        pen = QPen(self.color(), 2.6 if self.hovered else 1.3)
-        if self.role == "saved":
-            pen.setStyle(DOT)
-        elif self.role == "control":
-            pen.setStyle(DASH)
-        self._pen = pen
-        self.update()
-
-    def set_points(self, pts: list[tuple[float, float]]) -> None:
-        """Set the spline (bezier control points then the arrow tip)."""
-        self.points = pts
-        path = QPainterPath()
-        if len(pts) >= 2:
-            body, (tx, ty) = pts[:-1], pts[-1]
-            path.moveTo(*body[0])
-            i = 1
-            while i + 2 <= len(body) - 1:
-                path.cubicTo(*body[i], *body[i + 1], *body[i + 2])
-                i += 3
-            while i < len(body):
-                path.lineTo(*body[i])
-                i += 1
-            ex, ey = body[-1]
-            if abs(tx - ex) + abs(ty - ey) < 0.5:
-                # no separate tip: aim along the last segment
-                (ex, ey), (tx, ty) = (body[-2] if len(body) > 1 else (ex, ey - 1)), (ex, ey)
-            self._arrow = _arrowhead(ex, ey, tx, ty)
-            self._line = (QPointF(*body[0]), QPointF(tx, ty))
-        self._spline = path
-        self._hit = None
-        outline = QPainterPath(path)
-        outline.addPolygon(self._arrow)   # the bounding rect (from Qt) covers the arrowhead
-        self.prepareGeometryChange()
-        self.setPath(_padded(outline, 2.0))
-
-    def shape(self) -> QPainterPath:
-        """The arrow widened to 8 px, arrowhead included (hover and clicks)."""
-        if self._hit is None:
-            s = QPainterPathStroker()
-            s.setWidth(8)
-            self._hit = s.createStroke(self.path())
-        return self._hit
-
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
-        lod = screen_scale(painter, option)
-        pen = self._pen
-        if lod < LOD_SIMPLE:
-            # far away: a straight hairline from tail to tip, no spline, no arrowhead
-            painter.setRenderHint(ANTIALIAS, False)
-            painter.setPen(QPen(pen.color(), 0))
-            painter.drawLine(*self._line)
-            if lod >= LOD_ARROWS:
-                painter.setPen(NO_PEN)
-                painter.setBrush(pen.color())
-                painter.drawPolygon(self._arrow)
-            return
-        painter.setRenderHint(ANTIALIAS)
-        painter.setPen(pen)
-        painter.setBrush(NO_BRUSH)
-        painter.drawPath(self._spline)
-        painter.setPen(NO_PEN)
-        painter.setBrush(pen.color())
-        painter.drawPolygon(self._arrow)
-
-    def line(self) -> tuple[QPointF, QPointF]:
-        """Tail and tip: the edge as a straight line (far-away drawing)."""
-        return self._line
-
-    def spline(self) -> QPainterPath:
-        """The edge's curve without its arrowhead (where pulses travel)."""
-        return self._spline
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        if not self.toolTip():   # built on first hover: edges come by the ten thousand
-            shape = self.shape_
-            shp = "scalar" if shape == [] else ("×".join(map(str, shape)) if shape else "?")
-            self.setToolTip(f"{self.role} ({self.phase})\ntensor: [{shp}]\n"
-                            f"{self.key[0]} → {self.key[1]}")
-        self.hovered = True
-        self._restyle()
-        super().hoverEnterEvent(event)
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self._restyle()
-        super().hoverLeaveEvent(event)
-
-
-def _padded(path: QPainterPath, pad: float) -> QPainterPath:
-    """path plus two bare move-tos pad outside its corners: Qt's bounding rect (the control
-    points') then leaves room for the pen; nothing extra is drawn."""
-    r = path.controlPointRect()
-    path.moveTo(r.left() - pad, r.top() - pad)
-    path.moveTo(r.right() + pad, r.bottom() + pad)
-    return path
-
-
-def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:
-    dx, dy = tx - sx, ty - sy
-    length = math.hypot(dx, dy) or 1.0
-    ux, uy = dx / length, dy / length
-    size, half = 8.0, 4.0
-    bx, by = tx - ux * size, ty - uy * size
-    return QPolygonF([QPointF(tx, ty), QPointF(bx - uy * half, by + ux * half),
-                      QPointF(bx + uy * half, by - ux * half)])
 
 
 class ClusterItem(QGraphicsItem):

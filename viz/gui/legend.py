@@ -1,6 +1,6 @@
 """The legend: what every colour, shape, border, arrow, badge and abbreviation on the canvas means.
 
-Each swatch is drawn by the canvas's own items (NodeItem, EdgeItem, ClusterItem, CalloutItem) with
+Each swatch is drawn by the canvas's own items (NodeItem, EdgeLayer, ClusterItem, CalloutItem) with
 the current theme, so the legend cannot drift from what the canvas draws.
 """
 
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graphstage.viz.gui.items import CalloutItem, ClusterItem, EdgeItem, NodeItem, measure
+from graphstage.viz.gui.edgelayer import EdgeLayer, make_arrow
+from graphstage.viz.gui.items import CalloutItem, ClusterItem, NodeItem, measure
 from graphstage.viz.gui.theme import Theme, detail_font, label_font
 
 SWATCH = QSize(132, 48)
@@ -130,8 +131,8 @@ def swatch_items(spec: tuple, theme: Theme) -> list[QGraphicsItem]:
         return [it]
     if what == "edge":
         phase = {"gradient": "backward", "update": "update"}.get(spec[1], "forward")
-        return [EdgeItem(("a", "b"), [(-46.0, 0.0), (-15.0, 0.0), (15.0, 0.0), (38.0, 0.0),
-                                      (46.0, 0.0)], spec[1], phase, [64, 100], theme)]
+        pts = [(-46.0, 0.0), (-15.0, 0.0), (15.0, 0.0), (38.0, 0.0), (46.0, 0.0)]
+        return [EdgeLayer([make_arrow(("a", "b"), pts, spec[1], phase, [64, 100])], theme)]
     if what == "frame":
         return [ClusterItem("forward:hidden", "hidden", "hidden", QRectF(-50, -20, 100, 40),
                             "forward", theme)]

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from graphstage.viz.gui.theme import Theme, detail_font
 
 if TYPE_CHECKING:
-    from graphstage.viz.gui.items import ClusterItem, EdgeItem, NodeItem
+    from graphstage.viz.gui.edgelayer import EdgeLayer
+    from graphstage.viz.gui.items import ClusterItem, NodeItem
 
 # Qt enum members, looked up once: attribute access on PySide's Python enums costs microseconds,
 # and boxes are built and painted by the thousand.
@@ -104,14 +105,12 @@ class Backdrop(QGraphicsItem):
         # drawn once per zoom level into a pixmap; frames and pans then copy from it
         self.setCacheMode(DEVICE_CACHE)
 
-    def set_content(self, edges: Iterable[EdgeItem], frames: Iterable[ClusterItem],
+    def set_content(self, edges: EdgeLayer | None, frames: Iterable[ClusterItem],
                     theme: Theme) -> None:
-        """Draw these edges (tail to tip, in their colours) over these frames."""
+        """Draw these arrows (tail to tip, in their colours) over these frames."""
         paths: dict[int, tuple[QColor, QPainterPath]] = {}
-        for e in edges:
-            color = e.color()
+        for color, a, b in edges.lines() if edges is not None else ():
             _, path = paths.setdefault(color.rgba(), (color, QPainterPath()))
-            a, b = e.line()
             path.moveTo(a)
             path.lineTo(b)
         self.prepareGeometryChange()
@@ -274,13 +273,13 @@ class DetailSwitch:
         kind = type(item).__name__
         if kind == "NodeItem":
             return self.groups if item.is_group else self.ops
-        return self.edges if kind == "EdgeItem" else self.frames
+        return self.edges if kind == "EdgeLayer" else self.frames
 
-    def set_content(self, edges: dict, frames: dict, theme: Theme,
+    def set_content(self, edges: EdgeLayer | None, frames: dict, theme: Theme,
                     nodes: dict | None = None) -> None:
-        """The canvas's current edge, frame and box items (dicts it keeps up to date)."""
+        """The canvas's current arrow layer, frame and box items (dicts it keeps up to date)."""
         self._nodes = nodes if nodes is not None else self._nodes
-        self.backdrop.set_content(edges.values(), frames.values(), theme)
+        self.backdrop.set_content(edges, frames.values(), theme)
         self._theme = theme
         self._show(self.far, force=True)
 

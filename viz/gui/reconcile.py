@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF
 
-from graphstage.viz.gui.items import ClusterItem, EdgeItem, NodeItem
+from graphstage.viz.gui.edgelayer import EdgeLayer, make_arrow
+from graphstage.viz.gui.items import ClusterItem, NodeItem
 from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, scope_prefixes, scope_title
@@ -62,16 +63,12 @@ def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: Dis
 
 
 def static_items(layers: DetailSwitch, display: DisplayGraph, layout: Layout,
-                 theme: Theme) -> tuple[dict[tuple[str, str], EdgeItem], dict[str, ClusterItem]]:
-    """New edge and scope-frame items for a layout, each added to its layer."""
-    edges = {}
-    for ek, de in display.edges.items():
-        pts = layout.edges.get(ek)
-        if pts is None:
-            continue
-        e = EdgeItem(ek, pts, de.role, de.phase, de.shape, theme)
-        e.setParentItem(layers.edges)
-        edges[ek] = e
+                 theme: Theme) -> tuple[EdgeLayer, dict[str, ClusterItem]]:
+    """The arrow layer and new scope-frame items for a layout, each added to its layer."""
+    edges = EdgeLayer((make_arrow(ek, pts, de.role, de.phase, de.shape)
+                       for ek, de in display.edges.items()
+                       if (pts := layout.edges.get(ek)) is not None), theme)
+    edges.setParentItem(layers.edges)
     clusters = {}
     for cid, (x, y, w, h) in layout.clusters.items():
         phase, _, scope = cid.partition(":")

@@ -1,0 +1,268 @@
+"""Every arrow of a scene in one item, drawn by region from a grid index and cached per view.
+
+Ten thousand QGraphicsPathItems take a second to build, and at 100 % zoom every long arrow that
+crosses the view was redrawn in each animation frame. One item that draws only the arrows
+crossing the exposed rect, under Qt's device-coordinate cache (Qt caches only the viewport's part
+of an item bigger than the view and scrolls it), builds in milliseconds and costs an animation
+frame nothing. The view asks :meth:`EdgeLayer.edge_at` for hover (tensor shape and role).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from graphstage.viz.gui.lod import (
+    ANTIALIAS,
+    DASH,
+    DEVICE_CACHE,
+    DOT,
+    LOD_ARROWS,
+    LOD_SIMPLE,
+    NO_BRUSH,
+    NO_PEN,
+    screen_scale,
+)
+from graphstage.viz.gui.theme import Theme
+
+CELL = 400.0        # grid cell (scene px) of the arrow index
+HOVER_PX = 4.0      # how close (screen px) the pointer must be to an arrow to hover it
+EXTENDED = QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
+
+
+@dataclass(slots=True)
+class Arrow:
+    """One edge: its display key, role, phase, tensor shape and Graphviz points (bezier control
+    points, then the tip); the curve is built on first paint."""
+
+    key: tuple[str, str]
+    role: str
+    phase: str
+    shape: list | None
+    pts: list[tuple[float, float]]
+    rect: QRectF
+    geo: tuple[QPainterPath, QPolygonF, tuple[QPointF, QPointF]] | None = None
+
+    def geometry(self) -> tuple[QPainterPath, QPolygonF, tuple[QPointF, QPointF]]:
+        """(curve, arrowhead, tail-to-tip line), built once."""
+        if self.geo is None:
+            self.geo = arrow_geometry(self.pts)
+        return self.geo
+
+    def tooltip(self) -> str:
+        s = self.shape
+        shp = "scalar" if s == [] else ("×".join(map(str, s)) if s else "?")
+        return f"{self.role} ({self.phase})\ntensor: [{shp}]\n{self.key[0]} → {self.key[1]}"
+
+
+def make_arrow(key: tuple[str, str], pts: list[tuple[float, float]], role: str, phase: str,
+               shape: list | None) -> Arrow:
+    """An arrow with its bounding rect (control points, padded for the arrowhead and pen)."""
+    xs = [p[0] for p in pts] or [0.0]
+    ys = [p[1] for p in pts] or [0.0]
+    rect = QRectF(min(xs) - 6, min(ys) - 6, max(xs) - min(xs) + 12, max(ys) - min(ys) + 12)
+    return Arrow(key, role, phase, shape, pts, rect)
+
+
+def arrow_geometry(pts: list[tuple[float, float]]
+                   ) -> tuple[QPainterPath, QPolygonF, tuple[QPointF, QPointF]]:
+    """The curve through Graphviz's bezier points, the arrowhead at the tip and the straight
+    tail-to-tip line (far-away drawing)."""
+    path = QPainterPath()
+    if len(pts) < 2:
+        p = QPointF(*pts[0]) if pts else QPointF()
+        return path, QPolygonF(), (p, p)
+    body, (tx, ty) = pts[:-1], pts[-1]
+    path.moveTo(*body[0])
+    i = 1
+    while i + 2 <= len(body) - 1:
+        path.cubicTo(*body[i], *body[i + 1], *body[i + 2])
+        i += 3
+    while i < len(body):
+        path.lineTo(*body[i])
+        i += 1
+    ex, ey = body[-1]
+    if abs(tx - ex) + abs(ty - ey) < 0.5:
+        # no separate tip: aim along the last segment
+        (ex, ey), (tx, ty) = (body[-2] if len(body) > 1 else (ex, ey - 1)), (ex, ey)
+    return path, _arrowhead(ex, ey, tx, ty), (QPointF(*body[0]), QPointF(tx, ty))
+
+
+def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:
+    dx, dy = tx - sx, ty - sy
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
+    size, half = 8.0, 4.0
+    bx, by = tx - ux * size, ty - uy * size
+    return QPolygonF([QPointF(tx, ty), QPointF(bx - uy * half, by + ux * half),
+                      QPointF(bx + uy * half, by - ux * half)])
+
+
+def arrow_color(role: str, theme: Theme) -> QColor:
+    """Gradient and update arrows in their phase's colour, the rest in the theme's edge grey."""
+    if role in ("gradient", "update"):
+        c = QColor(theme.phase.get("backward" if role == "gradient" else "update"))
+        c.setAlpha(170)
+        return c
+    return QColor(theme.edge)
+
+
+def arrow_pen(role: str, theme: Theme, hovered: bool = False) -> QPen:
+    """Dotted for saved tensors, dashed for control dependencies; thicker when hovered."""
+    pen = QPen(arrow_color(role, theme), 2.6 if hovered else 1.3)
+    if role == "saved":
+        pen.setStyle(DOT)
+    elif role == "control":
+        pen.setStyle(DASH)
+    return pen
+
+
+class EdgeLayer(QGraphicsItem):
+    """The arrows of one display graph (a dict-like of Arrow by key)."""
+
+    def __init__(self, arrows: Iterable[Arrow], theme: Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self._arrows: dict[tuple[str, str], Arrow] = {a.key: a for a in arrows}
+        self._order = {k: i for i, k in enumerate(self._arrows)}
+        self._grid: dict[tuple[int, int], list[Arrow]] = {}
+        rect = QRectF()
+        for a in self._arrows.values():
+            rect = rect.united(a.rect)
+            for cell in _cells(a.rect):
+                self._grid.setdefault(cell, []).append(a)
+        self._rect = rect
+        self._pens: dict[tuple[str, bool], QPen] = {}
+        self.hovered: tuple[str, str] | None = None
+        self.drawn = 0          # arrows drawn by paints so far (tests watch what a frame costs)
+        self.setZValue(1)
+        self.setFlag(EXTENDED)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setCacheMode(DEVICE_CACHE)
+
+    # ---- a read-only mapping of arrows -------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._arrows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._arrows
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._arrows)
+
+    def get(self, key: tuple[str, str]) -> Arrow | None:
+        return self._arrows.get(key)
+
+    def spline(self, key: tuple[str, str]) -> QPainterPath | None:
+        """An arrow's curve without its head (where pulses travel), or None."""
+        a = self._arrows.get(key)
+        return a.geometry()[0] if a is not None else None
+
+    def lines(self) -> Iterator[tuple[QColor, QPointF, QPointF]]:
+        """Every arrow as (colour, tail, tip): the far-away backdrop's hairlines."""
+        colours: dict[str, QColor] = {}
+        for a in self._arrows.values():
+            c = colours.get(a.role) or colours.setdefault(a.role, arrow_color(a.role, self.theme))
+            tail, tip = a.geometry()[2]
+            yield c, tail, tip
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self._pens = {}
+        self.update()
+
+    # ---- hover -------------------------------------------------------------------------------
+
+    def edge_at(self, pos: QPointF, scale: float) -> Arrow | None:
+        """The arrow within HOVER_PX screen pixels of scene point pos (the topmost), or None."""
+        tol = HOVER_PX / max(scale, 1e-3)
+        probe = QRectF(pos.x() - tol, pos.y() - tol, 2 * tol, 2 * tol)
+        near = [a for a in self._near(probe) if a.rect.intersects(probe)]
+        stroker = QPainterPathStroker()
+        stroker.setWidth(2 * tol)
+        for a in sorted(near, key=lambda a: -self._order[a.key]):
+            spline, head, _ = a.geometry()
+            if stroker.createStroke(spline).contains(pos) or head.containsPoint(
+                    pos, Qt.FillRule.OddEvenFill):
+                return a
+        return None
+
+    def set_hovered(self, key: tuple[str, str] | None) -> None:
+        """Draw one arrow thicker (None: none)."""
+        if key == self.hovered:
+            return
+        for k in (self.hovered, key):
+            a = self._arrows.get(k) if k is not None else None
+            if a is not None:
+                self.update(a.rect)
+        self.hovered = key
+
+    # ---- drawing -----------------------------------------------------------------------------
+
+    def _near(self, rect: QRectF) -> list[Arrow]:
+        seen: dict[tuple[str, str], Arrow] = {}
+        for cell in _cells(rect):
+            for a in self._grid.get(cell, ()):
+                seen[a.key] = a
+        return list(seen.values())
+
+    def _pen(self, role: str, hovered: bool) -> QPen:
+        pen = self._pens.get((role, hovered))
+        if pen is None:
+            pen = self._pens[role, hovered] = arrow_pen(role, self.theme, hovered)
+        return pen
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        exposed = _visible(painter, option.exposedRect if not option.exposedRect.isEmpty()
+                           else self._rect)
+        arrows = [a for a in self._near(exposed) if a.rect.intersects(exposed)]
+        arrows.sort(key=lambda a: self._order[a.key])
+        lod = screen_scale(painter, option)
+        far = lod < LOD_SIMPLE
+        painter.setRenderHint(ANTIALIAS, not far)
+        self.drawn += len(arrows)
+        for a in arrows:
+            spline, head, (tail, tip) = a.geometry()
+            pen = self._pen(a.role, a.key == self.hovered)
+            if far:
+                painter.setPen(QPen(pen.color(), 0))
+                painter.drawLine(tail, tip)
+            else:
+                painter.setPen(pen)
+                painter.setBrush(NO_BRUSH)
+                painter.drawPath(spline)
+            if not far or lod >= LOD_ARROWS:
+                painter.setPen(NO_PEN)
+                painter.setBrush(pen.color())
+                painter.drawPolygon(head)
+
+
+def _visible(painter: QPainter, exposed: QRectF) -> QRectF:
+    """The part of exposed (item coordinates) the painter can reach: Qt fills a big item's
+    device cache for the view's part only, but asks it to paint its whole exposed rect."""
+    inv, ok = painter.worldTransform().inverted()
+    device = painter.device()
+    if ok and device is not None and device.width() > 0:
+        exposed = exposed.intersected(inv.mapRect(QRectF(0, 0, device.width(),
+                                                         device.height())))
+    if painter.hasClipping():
+        exposed = exposed.intersected(painter.clipBoundingRect())
+    return exposed
+
+
+def _cells(rect: QRectF) -> Iterator[tuple[int, int]]:
+    x0, x1 = math.floor(rect.left() / CELL), math.floor(rect.right() / CELL)
+    y0, y1 = math.floor(rect.top() / CELL), math.floor(rect.bottom() / CELL)
+    for gx in range(x0, x1 + 1):
+        for gy in range(y0, y1 + 1):
+            yield gx, gy
