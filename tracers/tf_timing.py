@@ -1,0 +1,152 @@
+"""Measured op durations for TensorFlow step graphs, from the runtime profiler trace that
+tracers/tf_order.py reads (each kernel's start and duration), attributed to the step graph's
+nodes by op name.
+
+Profiling a run costs more than the run on small steps (dynamicnet_tf: about 20 ms of
+profiler start, export and parsing around a 1.5-2 ms step), so by default only two runs of each
+concrete function are profiled: its first (for the runtime order, and provisional durations that
+include TensorFlow's warm-up) and its second, whose durations every later step reuses
+(`timing_source`). ``timing="every"`` profiles every step; ``"off"`` keeps only the order.
+See docs/tensorflow.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import networkx as nx
+
+from graphstage.tracers.schema import SOURCE_KINDS
+from graphstage.tracers.tf_order import Span
+
+# how durations are measured: "once" (first and second run of each concrete function, the
+# second's kept), "every" (every step profiled), "off" (no durations; the order is still read)
+TIMING_MODES = ("once", "every", "off")
+DEFAULT_TIMING = "once"
+
+# graph op types Grappler's remapper fuses into one kernel (_FusedMatMul, _FusedConv2D,
+# _FusedBatchNormEx, oneDNN's _MklNative... variants), named after the pattern's last op
+_FUSABLE = frozenset({"MatMul", "BatchMatMulV2", "Conv2D", "Conv3D", "DepthwiseConv2dNative",
+                      "BiasAdd", "BiasAddV1", "Add", "AddV2", "FusedBatchNorm",
+                      "FusedBatchNormV3", "Relu", "Relu6", "Elu", "LeakyRelu", "Tanh",
+                      "Sigmoid", "Mul"})
+
+# template -> its first run's (timing, measured nodes), until its second run merges them
+_FIRST_RUN: weakref.WeakKeyDictionary[nx.DiGraph, tuple[dict[str, tuple[float, float]],
+                                                        set[str]]] = weakref.WeakKeyDictionary()
+
+FIRST_RUN = "first_run"
+SECOND_RUN = "second_run"
+EVERY_STEP = "every_step"
+
+
+def timing_mode(extras: Mapping[str, Any], where: str = "setup()") -> str:
+    """The timing mode a script asks for (`"timing"` in the dict setup() returns)."""
+    mode = extras.get("timing", DEFAULT_TIMING)
+    if mode not in TIMING_MODES:
+        from graphstage.tracers.script import ScriptError
+
+        raise ScriptError(f"{where}: 'timing' must be one of {', '.join(TIMING_MODES)}, "
+                          f"not {mode!r}")
+    return str(mode)
+
+
+def wants_profile(attrs: Mapping[str, Any], mode: str) -> bool:
+    """Whether this run of a concrete function (its template's graph attrs) is profiled: the
+    first run always (for the order); the second for "once"; every run for "every"."""
+    if "order_source" not in attrs or mode == "every":
+        return True
+    return mode == "once" and attrs.get("timing_source") == FIRST_RUN
+
+
+def node_timing(spans: Mapping[str, Span], node_of: Mapping[str, str],
+                g: nx.DiGraph) -> tuple[dict[str, tuple[float, float]], set[str]]:
+    """Node id -> (start_us, duration_us) for every executed op node of g, and the nodes the
+    profiler measured. The TF ops folded into one node add up; a fused kernel's
+    time is shared evenly by the graph ops it replaced; ops the runtime did not run (Grappler
+    removed or constant-folded them) cost 0 and start when their last input was ready. Start
+    counts from the step's first recorded kernel."""
+    if not spans:
+        return {}, set()
+    t0 = min(s.start_ps for s in spans.values())
+    nodes = g.nodes
+    merged: dict[str, tuple[int, int]] = {}
+    fused: list[str] = []
+    for name, span in spans.items():
+        nid = node_of.get(name, name)
+        if nid not in nodes or nodes[nid]["order"] < 0:
+            continue
+        first, total = merged.get(nid, (span.start_ps, 0))
+        merged[nid] = (min(first, span.start_ps), total + span.duration_ps)
+        if nid == name and "Fused" in span.kernel and "Fused" not in nodes[nid]["op"]:
+            fused.append(nid)
+    for nid in fused:
+        _share_fused(g, nid, merged)
+    measured = set(merged)
+    out = {n: ((s - t0) / 1e6, d / 1e6) for n, (s, d) in merged.items()}
+    for nid in nx.topological_sort(g):
+        a = nodes[nid]
+        if nid not in out and a["order"] >= 0 and a["kind"] not in SOURCE_KINDS:
+            ready = [out[p][0] + out[p][1] for p in g.predecessors(nid) if p in out]
+            out[nid] = (max(ready, default=0.0), 0.0)
+    return {n: (round(s, 3), round(d, 3)) for n, (s, d) in out.items()}, measured
+
+
+def _share_fused(g: nx.DiGraph, nid: str, merged: dict[str, tuple[int, int]]) -> None:
+    """Share the fused kernel recorded under nid with the unrecorded ops it replaced (the
+    fusable ops upstream whose every consumer is in the group)."""
+    nodes = g.nodes
+    group, todo = [nid], [nid]
+    while todo:
+        for p in g.predecessors(todo.pop()):
+            a = nodes[p]
+            if p in merged or p in group or a["order"] < 0 or a["op"] not in _FUSABLE or \
+                    not all(s in group for s in g.successors(p)):
+                continue
+            group.append(p)
+            todo.append(p)
+    start, total = merged[nid]
+    for n in group:
+        merged[n] = (start, total // len(group))
+
+
+def set_timing(g: nx.DiGraph, timing: Mapping[str, tuple[float, float]]) -> None:
+    """Give g's nodes `start_us`/`duration_us` (and take them from nodes not timed now),
+    replacing each changed node's attribute dict instead of changing it: step graphs made
+    earlier from this template share the old dicts and keep their values."""
+    nodes = g._node  # noqa: SLF001 - replace dicts, never mutate shared ones
+    for n, (start, duration) in timing.items():
+        nodes[n] = {**nodes[n], "start_us": start, "duration_us": duration}
+    for n, a in list(nodes.items()):
+        if "duration_us" in a and n not in timing:
+            nodes[n] = {k: v for k, v in a.items() if k not in ("start_us", "duration_us")}
+
+
+def record_timing(g: nx.DiGraph, spans: Mapping[str, Span],
+                  node_of: Mapping[str, str], mode: str) -> int:
+    """Put one profiled run's durations on the template g (every later step graph reuses
+    them until the next profiled run) and mark their source; returns how many nodes the
+    profiler measured. In "once" mode the second run keeps, per node, the shorter of its two
+    measurements (the first run's include warm-up, either may include a preemption)."""
+    if mode == "off":
+        return 0
+    timing, measured = node_timing(spans, node_of, g)
+    if not measured:
+        return 0
+    source = EVERY_STEP if mode == "every" else FIRST_RUN
+    first = _FIRST_RUN.pop(g, None)
+    if mode == "once" and first is not None:
+        source = SECOND_RUN
+        earlier, was_measured = first
+        for n in was_measured:
+            if n not in measured or earlier[n][1] < timing[n][1]:
+                timing[n] = earlier[n]
+        measured |= was_measured
+    elif mode == "once":
+        _FIRST_RUN[g] = (timing, measured)
+    set_timing(g, timing)
+    g.graph["timing_source"] = source
+    g.graph["timed_ops"] = len(measured)
+    return len(measured)
