@@ -112,8 +112,9 @@ ORDER_SOURCES = (
 
 TIMING_SOURCES = (
     Value("first_run", "the concrete function's first run (includes TensorFlow's warm-up)"),
-    Value("second_run", "per op the shorter of the first two runs' times, kept for every later "
-          "step of the concrete function (default, `timing: \"once\"`)"),
+    Value("best_of_runs", "per op the shortest time of the concrete function's first runs "
+          "(up to 3, `timed_runs`), kept for every later step of it (default, `timing: "
+          "\"once\"`)"),
     Value("every_step", "this step's own run (`timing: \"every\"`)"),
 )
 
@@ -149,6 +150,8 @@ GRAPH_ATTRS = (
          "when nothing was timed)", values=TIMING_SOURCES),
     Attr("timed_ops", (int,), "TF: how many op nodes the profiler measured (the others that "
          "ran got `duration_us` 0: Grappler removed them)", minimum=0),
+    Attr("timed_runs", (int,), "TF: how many profiled runs `duration_us` is the best of",
+         minimum=1),
 )
 
 NODE_ATTRS = (

@@ -3,10 +3,10 @@ tracers/tf_order.py reads (each kernel's start and duration), attributed to the 
 nodes by op name.
 
 Profiling a run costs more than the run on small steps (dynamicnet_tf: about 20 ms of
-profiler start, export and parsing around a 1.5-2 ms step), so by default only two runs of each
-concrete function are profiled: its first (for the runtime order, and provisional durations that
-include TensorFlow's warm-up) and its second, whose durations every later step reuses
-(`timing_source`). ``timing="every"`` profiles every step; ``"off"`` keeps only the order.
+profiler start, export and parsing around a 1.5-2 ms step), so by default only the first three
+runs of each concrete function are profiled (the first also gives the runtime order); each keeps
+per op the shortest time measured so far, and later steps reuse the result (`timing_source`).
+``timing="every"`` profiles every step; ``"off"`` keeps only the order.
 See docs/tensorflow.md.
 """
 
@@ -21,8 +21,8 @@ import networkx as nx
 from graphstage.tracers.schema import SOURCE_KINDS
 from graphstage.tracers.tf_order import Span
 
-# how durations are measured: "once" (first and second run of each concrete function, the
-# second's kept), "every" (every step profiled), "off" (no durations; the order is still read)
+# how durations are measured: "once" (the first ONCE_RUNS runs of each concrete function, per
+# op the shortest), "every" (every step profiled), "off" (no durations; the order is still read)
 TIMING_MODES = ("once", "every", "off")
 DEFAULT_TIMING = "once"
 
@@ -33,12 +33,14 @@ _FUSABLE = frozenset({"MatMul", "BatchMatMulV2", "Conv2D", "Conv3D", "DepthwiseC
                       "FusedBatchNormV3", "Relu", "Relu6", "Elu", "LeakyRelu", "Tanh",
                       "Sigmoid", "Mul"})
 
-# template -> its first run's (timing, measured nodes), until its second run merges them
-_FIRST_RUN: weakref.WeakKeyDictionary[nx.DiGraph, tuple[dict[str, tuple[float, float]],
-                                                        set[str]]] = weakref.WeakKeyDictionary()
+ONCE_RUNS = 3  # "once": the first runs of a concrete function that are profiled
+# template -> (best timing so far, the nodes measured, runs merged) until ONCE_RUNS runs
+_EARLY_RUNS: weakref.WeakKeyDictionary[
+    nx.DiGraph, tuple[dict[str, tuple[float, float]], set[str], int]] = \
+    weakref.WeakKeyDictionary()
 
 FIRST_RUN = "first_run"
-SECOND_RUN = "second_run"
+BEST_OF_RUNS = "best_of_runs"
 EVERY_STEP = "every_step"
 
 
@@ -55,10 +57,11 @@ def timing_mode(extras: Mapping[str, Any], where: str = "setup()") -> str:
 
 def wants_profile(attrs: Mapping[str, Any], mode: str) -> bool:
     """Whether this run of a concrete function (its template's graph attrs) is profiled: the
-    first run always (for the order); the second for "once"; every run for "every"."""
+    first run always (for the order); the first ONCE_RUNS for "once" (while they measure
+    something); every run for "every"."""
     if "order_source" not in attrs or mode == "every":
         return True
-    return mode == "once" and attrs.get("timing_source") == FIRST_RUN
+    return mode == "once" and 0 < attrs.get("timed_runs", 0) < ONCE_RUNS
 
 
 def node_timing(spans: Mapping[str, Span], node_of: Mapping[str, str],
@@ -128,25 +131,26 @@ def record_timing(g: nx.DiGraph, spans: Mapping[str, Span],
                   node_of: Mapping[str, str], mode: str) -> int:
     """Put one profiled run's durations on the template g (every later step graph reuses
     them until the next profiled run) and mark their source; returns how many nodes the
-    profiler measured. In "once" mode the second run keeps, per node, the shorter of its two
-    measurements (the first run's include warm-up, either may include a preemption)."""
+    profiler measured. In "once" mode each of the first ONCE_RUNS runs keeps, per node, the
+    shortest time measured so far (the first run's include warm-up, any may include waiting
+    for a busy CPU)."""
     if mode == "off":
         return 0
     timing, measured = node_timing(spans, node_of, g)
     if not measured:
         return 0
-    source = EVERY_STEP if mode == "every" else FIRST_RUN
-    first = _FIRST_RUN.pop(g, None)
-    if mode == "once" and first is not None:
-        source = SECOND_RUN
-        earlier, was_measured = first
+    runs, source = 1, EVERY_STEP if mode == "every" else FIRST_RUN
+    earlier = _EARLY_RUNS.pop(g, None)
+    if mode == "once" and earlier is not None:
+        best, was_measured, runs = earlier
+        runs += 1
+        source = BEST_OF_RUNS
         for n in was_measured:
-            if n not in measured or earlier[n][1] < timing[n][1]:
-                timing[n] = earlier[n]
+            if n not in measured or best[n][1] < timing[n][1]:
+                timing[n] = best[n]
         measured |= was_measured
-    elif mode == "once":
-        _FIRST_RUN[g] = (timing, measured)
+    if mode == "once" and runs < ONCE_RUNS:
+        _EARLY_RUNS[g] = (timing, measured, runs)
     set_timing(g, timing)
-    g.graph["timing_source"] = source
-    g.graph["timed_ops"] = len(measured)
+    g.graph.update(timing_source=source, timed_ops=len(measured), timed_runs=runs)
     return len(measured)
