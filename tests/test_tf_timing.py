@@ -132,3 +132,43 @@ def test_saved_bytes_equal_forward_tensors_read_by_gradient_ops(traced):
     assert matmul["output_bytes"] == 64 * 100 * 4
     fwd = [a for _, a in _ran(g) if a["phase"] == "forward"]
     assert fwd and all(a["output_bytes"] >= 0 for a in fwd)
+
+
+UNKNOWN_BATCH = '''
+import tensorflow as tf
+
+FRAMEWORK = "tensorflow"
+
+
+def setup():
+    w = tf.Variable(tf.ones((6, 3)), name="w")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 6])])
+    def train(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.relu(x @ w))
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+
+    x = tf.ones((5, 6))
+    return {"step": lambda: train(x), "function": train, "args": (x,), "params": {"w": w},
+            "values": VALUES}
+'''
+
+
+@pytest.mark.parametrize("values", ["all", "none"])
+def test_unknown_dimensions_take_the_runtime_shape(tmp_path, values):
+    """A batch dimension of None: output_bytes from the first run's value summary where one
+    was taken (values="all"), else absent; the saved input of the MatMul's gradient likewise."""
+    path = tmp_path / "unknown_batch_tf.py"
+    path.write_text(UNKNOWN_BATCH.replace("VALUES", repr(values)))
+    g = tf_tracer.trace(load_script(path), 1).steps[0]
+    matmul = next(a for a in g.nodes.values() if a["op"] == "MatMul" and a["phase"] == "forward")
+    assert matmul["shape"] == [-1, 3]
+    saved = sum(a.get("saved_bytes", 0) for a in g.nodes.values())
+    if values == "all":
+        assert matmul["output_bytes"] == 5 * 3 * 4
+        assert saved >= 5 * 6 * 4 + 5 * 3 * 4  # the input x and the relu's output (or matmul)
+    else:
+        assert "output_bytes" not in matmul
+        assert saved < 5 * 6 * 4

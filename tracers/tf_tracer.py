@@ -34,7 +34,7 @@ from graphstage.tracers.tf_function import (
     tf_variable,
 )
 from graphstage.tracers.tf_keras_scopes import KerasScopeRecorder, keras_scopes
-from graphstage.tracers.tf_memory import annotate_memory
+from graphstage.tracers.tf_memory import annotate_memory, runtime_shapes
 from graphstage.tracers.tf_order import OrderRecorder, apply_order
 from graphstage.tracers.tf_timing import record_timing, timing_mode, wants_profile
 from graphstage.tracers.tf_values import (
@@ -234,7 +234,8 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                     time.perf_counter() - t0)
 
 
-def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str = "once") -> None:
+def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
+                   fetched: Fetched) -> None:
     """Number the template's ops in the order TensorFlow's runtime ran them on this first run
     of the concrete function (kept for every step that reuses it; topological order stays
     where the profiler recorded nothing, e.g. another profiler was running) and set its memory
@@ -247,7 +248,7 @@ def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str = "once") -
         placed = apply_order(g, recorded, node_of) if recorded else 0
         g.graph["order_source"] = "runtime" if placed else "topological"
         g.graph["order_recorded_ops"] = placed
-        annotate_memory(g, c.cf.graph, node_of)
+        annotate_memory(g, c.cf.graph, node_of, runtime_shapes(c.fills, fetched.summaries()))
     record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing)
 
 
@@ -409,7 +410,7 @@ class FunctionTracer:
         except Exception as exc:  # noqa: BLE001 - a runtime error in the user's graph
             raise _fail(self.ms, f"step {i} failed while running", exc) from None
         if isinstance(recorder, OrderRecorder):
-            _runtime_order(c, recorder, self.timing)
+            _runtime_order(c, recorder, self.timing, fetched)
         name = cf.name.decode() if isinstance(cf.name, bytes) else str(cf.name)
         extra = {"concrete_function": name, "retraced": bool(traced and self.prev_cf is not None),
                  "reused_concrete_function": reused, "retrace_reason": reason,
