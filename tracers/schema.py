@@ -191,7 +191,8 @@ NODE_ATTRS = (
     Attr("start_us", (float,), "ops that ran: when it started, in microseconds from the start "
          "of the step's recording (torch) or its first recorded kernel (TF)"),
     Attr("output_bytes", (int,), "forward ops: bytes of the tensors the op returned (TF: from "
-         "static shapes and dtypes; absent where a dimension is unknown)", minimum=0),
+         "static shapes and dtypes, an unknown dimension from the first run's value summary; "
+         "absent where neither tells)", minimum=0),
     Attr("ops", (list,), "`update` nodes: the elementary ops the update folds (`lerp_`, "
          "`addcdiv_`, ...)"),
     Attr("children", (list,), "nested graphs: `[{\"name\": str, \"graph\": DiGraph}]` (TF "
