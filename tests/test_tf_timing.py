@@ -63,6 +63,8 @@ def test_durations_cover_the_step(traced):
     updates = [a for a in timed if a["kind"] == "update" and a["duration_us"] > 0
                and g.nodes[a["param"]]["kind"] == "parameter"]  # they wait for gradients
     assert updates and all(a["start_us"] > loss["start_us"] for a in updates)
+    matmuls = [a for _, a in ran if a["op"] == "MatMul" and a["phase"] == "forward"]
+    assert matmuls and all(a["duration_us"] > 0 for a in matmuls)  # fused kernels shared
     sources = [a for a in g.nodes.values() if a["kind"] in SOURCES]
     assert not any("duration_us" in a for a in sources)
 
@@ -88,7 +90,7 @@ def test_timing_off_keeps_order_only_and_bad_modes_fail(examples_dir):
     ms.extras["timing"] = "off"
     g = tf_tracer.trace(ms, 1).steps[0]
     assert g.graph["order_source"] == "runtime"
-    assert "timing_source" not in g.graph
+    assert "timing_source" not in g.graph and "timed_runs" not in g.graph
     assert not any("duration_us" in a for a in g.nodes.values())
     ms.extras["timing"] = "sometimes"
     with pytest.raises(ScriptError, match="'timing' must be one of once, every, off"):
