@@ -174,3 +174,18 @@ def test_unknown_dimensions_take_the_runtime_shape(tmp_path, values):
     else:
         assert "output_bytes" not in matmul
         assert saved < 5 * 6 * 4
+
+
+def test_loop_bodies_are_timed_inside_their_caller(examples_dir):
+    """dynamicnet_while_tf: the lowered While runs its body's ops as <loop>/body/_1/<op>; they
+    time the child graph's nodes, and add up to at most the loop node's own time."""
+    g = tf_tracer.trace(load_script(examples_dir / "dynamicnet_while_tf.py"), 1).steps[0]
+    loops = [a for a in g.nodes.values() if a["op"] in ("While", "StatelessWhile")]
+    assert loops
+    for loop in loops:
+        inside = [b for c in loop["children"] for _, b in _ran(c["graph"])]
+        assert inside and all("duration_us" in b for b in inside)
+        total = sum(b["duration_us"] for b in inside)
+        assert 0 < total <= loop["duration_us"] + 0.01 * len(inside)
+        matmuls = [b for b in inside if b["op"] == "MatMul"]
+        assert matmuls and all(b["duration_us"] > 0 for b in matmuls)

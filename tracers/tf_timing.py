@@ -64,16 +64,16 @@ def wants_profile(attrs: Mapping[str, Any], mode: str) -> bool:
     return mode == "once" and 0 < attrs.get("timed_runs", 0) < ONCE_RUNS
 
 
-def node_timing(spans: Mapping[str, Span], node_of: Mapping[str, str],
-                g: nx.DiGraph) -> tuple[dict[str, tuple[float, float]], set[str]]:
+def node_timing(spans: Mapping[str, Span], node_of: Mapping[str, str], g: nx.DiGraph,
+                t0: int | None = None) -> tuple[dict[str, tuple[float, float]], set[str]]:
     """Node id -> (start_us, duration_us) for every executed op node of g, and the nodes the
     profiler measured. The TF ops folded into one node add up; a fused kernel's
     time is shared evenly by the graph ops it replaced; ops the runtime did not run (Grappler
     removed or constant-folded them) cost 0 and start when their last input was ready. Start
-    counts from the step's first recorded kernel."""
+    counts from t0 (default: the first of the spans)."""
     if not spans:
         return {}, set()
-    t0 = min(s.start_ps for s in spans.values())
+    t0 = min(s.start_ps for s in spans.values()) if t0 is None else t0
     nodes = g.nodes
     merged: dict[str, tuple[int, int]] = {}
     fused: list[str] = []
@@ -127,13 +127,70 @@ def set_timing(g: nx.DiGraph, timing: Mapping[str, tuple[float, float]]) -> None
             nodes[n] = {k: v for k, v in a.items() if k not in ("start_us", "duration_us")}
 
 
-def record_timing(g: nx.DiGraph, spans: Mapping[str, Span],
-                  node_of: Mapping[str, str], mode: str) -> int:
+_BRANCHES = {"body": "body", "cond": "cond", "then": "then_branch", "else": "else_branch"}
+
+
+def child_timing(g: nx.DiGraph, raw: Mapping[str, Span], timing: Mapping[str, Any],
+                 t0: int) -> None:
+    """Give the nodes of g's nested graphs (`children`) their kernels' times where the trace
+    names them: a lowered While/If runs its body's op X as `<caller>/body/_1/X` (`cond`,
+    `then`, `else` alike; iterations add up), an inlined call as `<caller>/X`. Each timed
+    caller's children become copies (child graphs are shared between callers and steps)."""
+    callers = {n for n, a in g.nodes(data=True) if a.get("children") and n in timing}
+    if not callers:
+        return
+    found: dict[str, dict[tuple[str, str], Span]] = {}
+    for name, span in raw.items():
+        caller, inner = _split_owner(name, callers)
+        if caller is None:
+            continue
+        parts = inner.split("/", 2)
+        attr = ""
+        if len(parts) == 3 and parts[0] in _BRANCHES and parts[1][1:].isdigit():
+            attr, inner = _BRANCHES[parts[0]], parts[2]
+        got = found.setdefault(caller, {})
+        old = got.get((attr, inner))
+        got[(attr, inner)] = span if old is None else Span(
+            min(old.start_ps, span.start_ps), old.duration_ps + span.duration_ps,
+            old.kernel or span.kernel)
+    nodes = g._node  # noqa: SLF001 - replace dicts, never mutate shared ones
+    for caller, got in found.items():
+        children = [_timed_child(c, got, t0) for c in nodes[caller]["children"]]
+        nodes[caller] = {**nodes[caller], "children": children}
+
+
+def _split_owner(name: str, callers: set[str]) -> tuple[str | None, str]:
+    """(the caller that "/"-encloses name, the rest), or (None, name)."""
+    head = name
+    while "/" in head:
+        head = head.rpartition("/")[0]
+        if head in callers:
+            return head, name[len(head) + 1:]
+    return None, name
+
+
+def _timed_child(child: dict, got: Mapping[tuple[str, str], Span], t0: int) -> dict:
+    """A copy of one `children` entry whose graph's nodes carry their times (as node_timing
+    gives them: fused kernels shared, ops that ran no kernel 0)."""
+    attr = child["name"].partition(":")[0]
+    spans = {inner: v for (a, inner), v in got.items() if a in (attr, "")}
+    timing, measured = node_timing(spans, {}, child["graph"], t0)
+    if not measured:
+        return child
+    graph = child["graph"].copy()
+    for n, (start, duration) in timing.items():
+        graph.nodes[n].update(start_us=start, duration_us=duration)
+    return {**child, "graph": graph}
+
+
+def record_timing(g: nx.DiGraph, spans: Mapping[str, Span], node_of: Mapping[str, str],
+                  mode: str, raw: Mapping[str, Span] | None = None) -> int:
     """Put one profiled run's durations on the template g (every later step graph reuses
     them until the next profiled run) and mark their source; returns how many nodes the
     profiler measured. In "once" mode each of the first ONCE_RUNS runs keeps, per node, the
     shortest time measured so far (the first run's include warm-up, any may include waiting
-    for a busy CPU)."""
+    for a busy CPU). Given the run's unmapped spans (`raw`), nested graphs get this run's
+    times (child_timing)."""
     if mode == "off":
         return 0
     timing, measured = node_timing(spans, node_of, g)
@@ -152,5 +209,7 @@ def record_timing(g: nx.DiGraph, spans: Mapping[str, Span],
     if mode == "once" and runs < ONCE_RUNS:
         _EARLY_RUNS[g] = (timing, measured, runs)
     set_timing(g, timing)
+    if raw:
+        child_timing(g, raw, timing, min(s.start_ps for s in spans.values()))
     g.graph.update(timing_source=source, timed_ops=len(measured), timed_runs=runs)
     return len(measured)

@@ -249,7 +249,8 @@ def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
         g.graph["order_source"] = "runtime" if placed else "topological"
         g.graph["order_recorded_ops"] = placed
         annotate_memory(g, c.cf.graph, node_of, runtime_shapes(c.fills, fetched.summaries()))
-    record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing)
+    record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing,
+                  recorder.spans(c.runner.prefix))
 
 
 def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
