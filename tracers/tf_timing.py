@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from graphstage.tracers.schema import SOURCE_KINDS
+from graphstage.tracers.script import ScriptError
 from graphstage.tracers.tf_order import Span
 
 # how durations are measured: "once" (the first ONCE_RUNS runs of each concrete function, per
@@ -48,8 +49,6 @@ def timing_mode(extras: Mapping[str, Any], where: str = "setup()") -> str:
     """The timing mode a script asks for (`"timing"` in the dict setup() returns)."""
     mode = extras.get("timing", DEFAULT_TIMING)
     if mode not in TIMING_MODES:
-        from graphstage.tracers.script import ScriptError
-
         raise ScriptError(f"{where}: 'timing' must be one of {', '.join(TIMING_MODES)}, "
                           f"not {mode!r}")
     return str(mode)
