@@ -110,6 +110,14 @@ ORDER_SOURCES = (
     Value("topological", "a topological order of the graph, ties by creation order"),
 )
 
+TIMING_SOURCES = (
+    Value("first_run", "the concrete function's first run (includes TensorFlow's warm-up)"),
+    Value("best_of_runs", "per op the shortest time of the concrete function's first runs "
+          "(up to 3, `timed_runs`), kept for every later step of it (default, `timing: "
+          "\"once\"`)"),
+    Value("every_step", "this step's own run (`timing: \"every\"`)"),
+)
+
 GRAPH_ATTRS = (
     Attr("schema", (int,), f"`{SCHEMA_VERSION}`, the contract version", required=True),
     Attr("framework", (str,), "the framework traced", required=True, values=FRAMEWORKS),
@@ -138,6 +146,12 @@ GRAPH_ATTRS = (
          "`params`, `none`)"),
     Attr("order_source", (str,), "TF: where `order` comes from", values=ORDER_SOURCES),
     Attr("order_recorded_ops", (int,), "TF: how many ops the runtime order placed", minimum=0),
+    Attr("timing_source", (str,), "TF: which profiled run `duration_us` comes from (absent "
+         "when nothing was timed)", values=TIMING_SOURCES),
+    Attr("timed_ops", (int,), "TF: how many op nodes the profiler measured (the others that "
+         "ran got `duration_us` 0: Grappler removed them)", minimum=0),
+    Attr("timed_runs", (int,), "TF: how many profiled runs `duration_us` is the best of",
+         minimum=1),
 )
 
 NODE_ATTRS = (
@@ -165,15 +179,20 @@ NODE_ATTRS = (
          "input, or state variable) node", ref="node"),
     Attr("saved", (list,), "backward nodes: `{name, shape, dtype, from, bytes}` per "
          "saved-for-backward tensor; `from` is the id of the node that produced it, or null"),
-    Attr("saved_bytes", (int,), "torch backward nodes: bytes of the tensors saved for them "
-         "during the forward pass (the memory backward keeps alive)", minimum=0),
-    Attr("duration_us", (float,), "torch ops that ran: measured wall time in microseconds "
-         "(forward: the torch function call; backward: the autograd node from its pre- to its "
-         "post-hook; update: the sum of its elementary ops)", minimum=0),
-    Attr("start_us", (float,), "torch ops that ran: when it started, in microseconds from the "
-         "start of the step's recording"),
-    Attr("output_bytes", (int,), "torch forward ops: bytes of the tensors the op returned",
-         minimum=0),
+    Attr("saved_bytes", (int,), "backward nodes: bytes of the tensors saved for them during "
+         "the forward pass (the memory backward keeps alive). torch: what autograd saved; TF: "
+         "the forward tensors (not `Const`) the op reads, each counted once, at its first "
+         "backward reader in `order`, from static shapes", minimum=0),
+    Attr("duration_us", (float,), "ops that ran: measured wall time in microseconds. torch: "
+         "forward the torch function call, backward the autograd node from its pre- to its "
+         "post-hook, update the sum of its elementary ops; TF: the summed kernel times the "
+         "runtime profiler recorded for the node's ops (a fused kernel's time shared by the "
+         "ops it replaced; `0` for ops Grappler removed), see `timing_source`", minimum=0),
+    Attr("start_us", (float,), "ops that ran: when it started, in microseconds from the start "
+         "of the step's recording (torch) or its first recorded kernel (TF)"),
+    Attr("output_bytes", (int,), "forward ops: bytes of the tensors the op returned (TF: from "
+         "static shapes and dtypes, an unknown dimension from the first run's value summary; "
+         "absent where neither tells)", minimum=0),
     Attr("ops", (list,), "`update` nodes: the elementary ops the update folds (`lerp_`, "
          "`addcdiv_`, ...)"),
     Attr("children", (list,), "nested graphs: `[{\"name\": str, \"graph\": DiGraph}]` (TF "

@@ -8,9 +8,30 @@ import shutil
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
+
+
+class Kernel(NamedTuple):
+    """One kernel run as the profiler recorded it: start and duration in picoseconds, the
+    node name (function-runner prefix included) and the op type."""
+
+    start_ps: int
+    duration_ps: int
+    node: str
+    op_type: str
+
+
+class Span(NamedTuple):
+    """What the runtime ran for one op of the graph: first start and summed duration in
+    picoseconds, and the kernel type that ran under the op's own name ("" when only ops
+    nested under it ran, e.g. an inlined call's)."""
+
+    start_ps: int
+    duration_ps: int
+    kernel: str
+
 
 # ops the runtime adds around a function body; they are no nodes of the traced graph
 _INTERNAL = frozenset({"_Arg", "_Retval", "_DeviceArg", "_DeviceRetval", "_Send", "_Recv",
@@ -27,22 +48,20 @@ class OrderRecorder:
         self.tf = tf
         self._dir: str | None = None
         self._started = False
-        # (start in ps, node name, op type) of each kernel the top-level executors started
-        self._starts: list[tuple[int, str, str]] | None = None
+        # each kernel the top-level executors started, by start time
+        self._starts: list[Kernel] | None = None
 
     def __enter__(self) -> OrderRecorder:
-        from tensorflow.python.profiler import profiler_v2  # holds tf.profiler's one session
-
         prof = self.tf.profiler.experimental
         self._starts = None
         self._dir = tempfile.mkdtemp(prefix="graphstage-order-")
-        busy = getattr(profiler_v2, "_profiler", None) is not None  # someone else's: keep it
+        busy = _profiler_session_open()  # someone else's: keep it
         try:
             prof.start(self._dir, options=prof.ProfilerOptions(
                 host_tracer_level=2, python_tracer_level=0, device_tracer_level=0))
             self._started = True
         except Exception:  # another profiler (server or session) is running: record nothing
-            if not busy and getattr(profiler_v2, "_profiler", None) is not None:
+            if not busy and _profiler_session_open():
                 # start() keeps its half-made session when the C++ side refuses; drop it
                 with contextlib.suppress(Exception):
                     prof.stop(save=False)
@@ -71,18 +90,25 @@ class OrderRecorder:
         """
         if not self._starts:
             return None
+        return list(self.spans(prefix, names))
+
+    def spans(self, prefix: str = "",
+              names: Collection[str] | None = None) -> dict[str, Span]:
+        """Op name (mapped as in order()) -> its kernels' first start and summed duration, in
+        the order the runtime started them; empty when nothing was recorded."""
         known = set(names) if names is not None else None
-        out: list[str] = []
-        seen: set[str] = set()
-        for _, node, op_type in self._starts:
+        out: dict[str, Span] = {}
+        for start, duration, node, op_type in self._starts or ():
             if op_type in _INTERNAL or not node.startswith(prefix):
                 continue
-            name: str | None = node[len(prefix):]
-            if known is not None:
-                name = _owner(name or "", known)
-            if name and name not in seen:
-                seen.add(name)
-                out.append(name)
+            raw = node[len(prefix):]
+            name = _owner(raw, known) if known is not None else raw
+            if not name:
+                continue
+            kernel = op_type if raw == name else ""
+            old = out.get(name)
+            out[name] = Span(start, duration, kernel) if old is None else \
+                Span(old.start_ps, old.duration_ps + duration, old.kernel or kernel)
         return out
 
 
@@ -93,15 +119,30 @@ def _owner(name: str, known: set[str]) -> str | None:
     return name or None
 
 
-def _read_starts(logdir: Path) -> list[tuple[int, str, str]] | None:
-    """The kernel starts of top-level function runs found in the XSpace files under logdir."""
+def _profiler_session_open() -> bool:
+    """Whether tf.profiler.experimental holds a session (TensorFlow's private module state)."""
+    from tensorflow.python.profiler import profiler_v2  # holds tf.profiler's one session
+
+    return getattr(profiler_v2, "_profiler", None) is not None
+
+
+def _xspace_class() -> Any:
+    """The XSpace protobuf class the profiler writes (TensorFlow's internal protos), or None."""
     try:
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
     except ImportError:  # pragma: no cover - TensorFlow moved its profiler protos
         return None
-    starts: list[tuple[int, str, str]] = []
+    return xplane_pb2.XSpace
+
+
+def _read_starts(logdir: Path) -> list[Kernel] | None:
+    """The kernels of top-level function runs found in the XSpace files under logdir."""
+    xspace = _xspace_class()
+    if xspace is None:
+        return None
+    starts: list[Kernel] = []
     for path in sorted(logdir.rglob("*.xplane.pb")):
-        space = xplane_pb2.XSpace()
+        space = xspace()
         space.ParseFromString(path.read_bytes())
         for plane in space.planes:
             if plane.name.startswith("/host:"):
@@ -110,9 +151,10 @@ def _read_starts(logdir: Path) -> list[tuple[int, str, str]] | None:
     return starts or None
 
 
-def _plane_starts(plane: Any) -> list[tuple[int, str, str]]:
-    """Kernel starts of one host plane, each attributed to the executor run (step id) whose
-    ExecutorState::Process scope it ran in; runs nested in another run's kernels are dropped."""
+def _plane_starts(plane: Any) -> list[Kernel]:
+    """Kernels (start, duration, node, op type) of one host plane, each attributed to the
+    executor run (step id) whose ExecutorState::Process scope it ran in; runs nested in another
+    run's kernels are dropped."""
     stat_names = {k: m.name for k, m in plane.stat_metadata.items()}
 
     def stats(event: Any) -> dict[str, Any]:
@@ -127,7 +169,7 @@ def _plane_starts(plane: Any) -> list[tuple[int, str, str]]:
             out[stat_names.get(s.metadata_id, "")] = value
         return out
 
-    found: list[tuple[int, str, str, Any]] = []  # (start, node, op type, run id)
+    found: list[tuple[Kernel, Any]] = []  # (kernel, run id)
     top: set[Any] = set()
     nested: set[Any] = set()
     for line in plane.lines:
@@ -143,16 +185,17 @@ def _plane_starts(plane: Any) -> list[tuple[int, str, str]]:
                 scopes.append((start + event.duration_ps, stats(event).get("id")))
             elif name == _ASYNC_START:  # an async kernel (a call op) starting
                 st = stats(event)
-                found.append((start, str(st.get("name", "")), str(st.get("kernel_type", "")),
-                              st.get("step_id")))
+                found.append((Kernel(start, event.duration_ps, str(st.get("name", "")),
+                                     str(st.get("kernel_type", ""))), st.get("step_id")))
                 scopes.append((start + event.duration_ps, st.get("step_id")))
             elif name == "FunctionRun":
                 (nested if scopes else top).add(stats(event).get("id"))
             elif scopes and meta.display_name:
                 node, _, op_type = name.partition("#")[0].rpartition(":")
                 if node and op_type == meta.display_name:
-                    found.append((start, node, op_type, scopes[-1][1]))
-    return [(s, n, t) for s, n, t, run in found
+                    found.append((Kernel(start, event.duration_ps, node, op_type),
+                                  scopes[-1][1]))
+    return [k for k, run in found
             if run is not None and (run in top or (not top and run not in nested))]
 
 

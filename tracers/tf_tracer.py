@@ -34,7 +34,9 @@ from graphstage.tracers.tf_function import (
     tf_variable,
 )
 from graphstage.tracers.tf_keras_scopes import KerasScopeRecorder, keras_scopes
+from graphstage.tracers.tf_memory import annotate_memory, runtime_shapes
 from graphstage.tracers.tf_order import OrderRecorder, apply_order
+from graphstage.tracers.tf_timing import record_timing, timing_mode, wants_profile
 from graphstage.tracers.tf_values import (
     Fetched,
     SummaryPlan,
@@ -232,17 +234,23 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                     time.perf_counter() - t0)
 
 
-def _runtime_order(c: Captured, recorder: OrderRecorder) -> None:
+def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
+                   fetched: Fetched) -> None:
     """Number the template's ops in the order TensorFlow's runtime ran them on this first run
-    of the concrete function (kept for every step that reuses it); topological order stays
-    where the profiler recorded nothing (e.g. another profiler was running)."""
+    of the concrete function (kept for every step that reuses it; topological order stays
+    where the profiler recorded nothing, e.g. another profiler was running) and set its memory
+    attributes; on every profiled run put the measured durations on the template."""
     g = c.template.graph
     node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
     names = {op.name for op in c.cf.graph.get_operations()}
-    recorded = recorder.order(prefix=c.runner.prefix, names=names)
-    placed = apply_order(g, recorded, node_of) if recorded else 0
-    g.graph["order_source"] = "runtime" if placed else "topological"
-    g.graph["order_recorded_ops"] = placed
+    if "order_source" not in g.graph:
+        recorded = recorder.order(prefix=c.runner.prefix, names=names)
+        placed = apply_order(g, recorded, node_of) if recorded else 0
+        g.graph["order_source"] = "runtime" if placed else "topological"
+        g.graph["order_recorded_ops"] = placed
+        annotate_memory(g, c.cf.graph, node_of, runtime_shapes(c.fills, fetched.summaries()))
+    record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing,
+                  recorder.spans(c.runner.prefix))
 
 
 def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
@@ -344,6 +352,7 @@ class FunctionTracer:
         self.ms = ms
         self.fold = fold
         self.values = values
+        self.timing = timing_mode(ms.extras, ms.where)
         self.target = resolve_target(self.tf, ms)
         self.variables = collect_variables(ms.params, ms.model, ms.optimizer,
                                            ms.extras.get("variables"))
@@ -392,7 +401,7 @@ class FunctionTracer:
         if reused and not c.runner.reduces and \
                 c.template.graph.graph["graph_ops"] <= REDUCE_MAX_OPS:
             c.runner = c.runner.reducing()  # reused: worth the one-off cost of the faster runner
-        recorder = OrderRecorder(self.tf) if "order_source" not in c.template.graph.graph \
+        recorder = OrderRecorder(self.tf) if wants_profile(c.template.graph.graph, self.timing) \
             else contextlib.nullcontext()
         try:
             with recorder:
@@ -402,7 +411,7 @@ class FunctionTracer:
         except Exception as exc:  # noqa: BLE001 - a runtime error in the user's graph
             raise _fail(self.ms, f"step {i} failed while running", exc) from None
         if isinstance(recorder, OrderRecorder):
-            _runtime_order(c, recorder)
+            _runtime_order(c, recorder, self.timing, fetched)
         name = cf.name.decode() if isinstance(cf.name, bytes) else str(cf.name)
         extra = {"concrete_function": name, "retraced": bool(traced and self.prev_cf is not None),
                  "reused_concrete_function": reused, "retrace_reason": reason,
