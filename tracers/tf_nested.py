@@ -1,0 +1,41 @@
+"""The bodies of the functions an op calls (While/If bodies, tf.function calls): which
+variables the call passes in, and the GraphSpec a body is converted with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphstage.tracers.tf_ops import dtype_of
+from graphstage.tracers.tf_spec import GraphSpec, VarInfo
+
+_BRANCH_TYPES = ("If", "StatelessIf", "Case", "StatelessCase")
+
+
+def call_variables(op: Any, roots: dict[str, str], spec: GraphSpec) -> dict[int, VarInfo]:
+    """Body argument index -> variable, for the calling op's inputs that are variables (an If
+    or Case's first input is its condition or branch index, not a body argument)."""
+    offset = 1 if op.type in _BRANCH_TYPES else 0
+    names: dict[int, VarInfo] = {}
+    for i, t in enumerate(op.inputs):
+        root = roots.get(t.op.name)
+        if root is not None:
+            names[i - offset] = spec.variables[root]
+    return names
+
+
+def body_spec(fg: Any, names: dict[int, VarInfo]) -> GraphSpec:
+    """The spec of a function body: resource arguments the caller passes variables to are
+    those variables, every other argument an input; its outputs are its outputs."""
+    inputs = list(getattr(fg, "inputs", []))
+    spec = GraphSpec(exclude_prefix="")
+    by_tensor = {t.name: i for i, t in enumerate(inputs)}
+    for op in fg.get_operations():
+        if op.type != "Placeholder":
+            continue
+        i = by_tensor.get(op.outputs[0].name)
+        if dtype_of(op.outputs[0]) == "resource" and i is not None and i in names:
+            spec.variables[op.name] = names[i]
+        else:
+            spec.inputs.add(op.name)
+    spec.output_tensors = [t.name for t in getattr(fg, "outputs", [])]
+    return spec
