@@ -18,7 +18,7 @@ import networkx as nx
 from graphstage.tracers.schema import SOURCE_KINDS
 from graphstage.tracers.tf_build import TemplateBuilder
 from graphstage.tracers.tf_links import link_backward
-from graphstage.tracers.tf_nested import body_spec, call_variables
+from graphstage.tracers.tf_nested import body_spec, call_variables, has_own_phases
 from graphstage.tracers.tf_ops import (
     GRAD_COMPONENT,
     ancestors,
@@ -58,8 +58,9 @@ class Converter:
         self._child_cache: dict[tuple, nx.DiGraph] = {}
 
     def convert(self, graph: Any, spec: GraphSpec, *, forced_phase: str | None = None,
-                path: str = "") -> Template:
-        """The template of one graph; forced_phase puts every node of a child in one phase."""
+                nested: bool = False, path: str = "") -> Template:
+        """The template of one graph; nested: a function body (no value slots, its inputs are
+        the caller's); forced_phase puts every node of a body in its caller's phase."""
         ops = topo_ops([op for op in graph.get_operations()
                         if not (spec.exclude_prefix and op.name.startswith(spec.exclude_prefix))])
         roots = fold_map(ops, spec.variables) if spec.variables else {}
@@ -68,9 +69,8 @@ class Converter:
         phase = classify_phases(ops, spec, roots, preds, cpreds)
         if forced_phase:
             phase = dict.fromkeys(phase, forced_phase)
-        top = not forced_phase
         b = TemplateBuilder(spec, roots, phase, fold=self.fold, device=self.device,
-                            values=top, forced=not top,
+                            values=not nested, forced=bool(forced_phase),
                             children=lambda op, p: self._children(op, p, roots, spec, path))
         b.add_nodes(ops)
         b.add_edges(ops)
@@ -86,7 +86,10 @@ class Converter:
     def _children(self, op: Any, phase: str, roots: dict[str, str], spec: GraphSpec,
                   path: str) -> list[dict]:
         """The converted bodies of the functions op calls (cached per function, phase and the
-        variables passed in), as the contract's ``children`` entries."""
+        variables passed in), as the contract's ``children`` entries. A body called in the
+        forward phase that computes gradients or writes variables (a train step called as a
+        function, e.g. Keras' one_step_on_data) gets phases of its own, as a top-level graph;
+        every other body is in its caller's phase."""
         attrs = function_attrs(op)
         if not attrs:
             return []
@@ -99,7 +102,9 @@ class Converter:
                 fg = self.resolve_function(fname)
                 if fg is None:
                     continue
-                child = self.convert(fg, body_spec(fg, names), forced_phase=phase,
+                forced = None if phase == "forward" and has_own_phases(fg) else phase
+                child = self.convert(fg, body_spec(fg, names, spec.optimizer_scopes),
+                                     forced_phase=forced, nested=True,
                                      path=f"{path}/{op.name}:{attr}").graph
                 self._child_cache[key] = child
             out.append({"name": f"{attr}: {fname}", "graph": child})

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphstage.tracers.tf_ops import dtype_of
+from graphstage.tracers.tf_links import forward_of
+from graphstage.tracers.tf_ops import dtype_of, is_grad_name, is_update_type
 from graphstage.tracers.tf_spec import GraphSpec, VarInfo
 
 _BRANCH_TYPES = ("If", "StatelessIf", "Case", "StatelessCase")
@@ -23,11 +24,18 @@ def call_variables(op: Any, roots: dict[str, str], spec: GraphSpec) -> dict[int,
     return names
 
 
-def body_spec(fg: Any, names: dict[int, VarInfo]) -> GraphSpec:
+def has_own_phases(fg: Any) -> bool:
+    """Whether a function body computes gradients or writes variables itself (ops under a
+    gradient scope, assignments, optimizer apply ops): it is a training step of its own."""
+    return any(is_grad_name(op.name) or is_update_type(op.type) for op in fg.get_operations())
+
+
+def body_spec(fg: Any, names: dict[int, VarInfo], optimizer_scopes: set[str]) -> GraphSpec:
     """The spec of a function body: resource arguments the caller passes variables to are
-    those variables, every other argument an input; its outputs are its outputs."""
+    those variables, every other argument an input; its outputs are its outputs; its
+    optimizer scopes are its caller's."""
     inputs = list(getattr(fg, "inputs", []))
-    spec = GraphSpec(exclude_prefix="")
+    spec = GraphSpec(exclude_prefix="", optimizer_scopes=set(optimizer_scopes))
     by_tensor = {t.name: i for i, t in enumerate(inputs)}
     for op in fg.get_operations():
         if op.type != "Placeholder":
@@ -38,4 +46,19 @@ def body_spec(fg: Any, names: dict[int, VarInfo]) -> GraphSpec:
         else:
             spec.inputs.add(op.name)
     spec.output_tensors = [t.name for t in getattr(fg, "outputs", [])]
+    spec.loss_tensors = tape_target(fg.get_operations())
     return spec
+
+
+def tape_target(ops: list[Any]) -> list[str]:
+    """The tensor a body's gradient ops differentiate, [] when it has none: the forward op whose
+    name the first gradient op (in creation order) mirrors, as TensorFlow differentiates the
+    tape's target first (``gradient_tape/compile_loss/mse/div_no_nan/...``). A body has no
+    tape record of its own: this is its loss, as the tape target is at top level."""
+    names = {op.name for op in ops if not is_grad_name(op.name)}
+    for op in ops:
+        if is_grad_name(op.name):
+            f = forward_of(op.name, names)
+            if f is not None:
+                return [f"{f}:0"]
+    return []
