@@ -8,12 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphstage.tracers import trace_script, validate
+from graphstage.tracers import tf_compat, trace_script, validate
 from graphstage.tracers.schema import SOURCE_KINDS
 from graphstage.tracers.tf_convert import Converter
 from graphstage.tracers.tf_env import import_tf
 from graphstage.tracers.tf_function import TapeRecorder, collect_variables, describe
-from graphstage.tracers.tf_tracer import _find_in_closures, _resolve_function
 
 pytestmark = pytest.mark.tf
 
@@ -31,6 +30,25 @@ def _model(steps_per_execution: int = 1):
     return model, model.make_train_function()
 
 
+def _keras_function(train, name: str):
+    """The tf.function `name` (one_step_on_data, multi_step_on_iterator) in the closure of the
+    train function Keras' fit() runs, seen through Keras' functools.wraps wrapper."""
+    cells = dict(zip(train.__code__.co_freevars, train.__closure__, strict=True))
+    fn = cells[name].cell_contents
+    if not hasattr(fn, "get_concrete_function"):  # Keras' _autoconvert_optionals wrapper
+        fn = fn.__wrapped__
+    assert hasattr(fn, "get_concrete_function")
+    return fn
+
+
+def _resolver(graph):
+    def resolve(name):
+        fn = tf_compat.graph_function(graph, name)
+        return fn.graph if fn is not None else tf_compat.function_from_library(graph, name)
+
+    return resolve
+
+
 def _data(tf):
     rng = np.random.default_rng(0)
     return (tf.constant(rng.random((16, 4), dtype=np.float32)),
@@ -41,7 +59,7 @@ def _convert(tf, cf, model, records=()):
     info = describe(tf, cf, collect_variables(model, model.optimizer), list(records),
                     model.optimizer)
     conv = Converter(fold=True, device="/device:CPU:0",
-                     resolve_function=_resolve_function(cf.graph))
+                     resolve_function=_resolver(cf.graph))
     return conv.convert(cf.graph, info.spec).graph
 
 
@@ -65,7 +83,7 @@ def nested():
     the FunctionDef of one_step_on_data, and one_step_on_data converted directly."""
     tf = import_tf()
     model, train = _model()
-    one = _find_in_closures(train, "one_step_on_data", depth=3)
+    one = _keras_function(train, "one_step_on_data")
     data = _data(tf)
 
     @tf.function
@@ -148,7 +166,7 @@ def test_nested_body_is_classified_as_the_step_at_top_level(nested):
 def test_train_step_inside_keras_steps_per_execution_loop():
     tf = import_tf()
     model, train = _model(steps_per_execution=2)
-    multi = _find_in_closures(train, "multi_step_on_iterator", depth=1)
+    multi = _keras_function(train, "multi_step_on_iterator")
     it = iter(tf.data.Dataset.from_tensors(_data(tf)).repeat())
     g = _convert(tf, multi.get_concrete_function(it), model)
     assert any(a["op"] == "While" for _, a in g.nodes(data=True))
@@ -173,8 +191,9 @@ def setup():
                               keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.make_train_function()
-    from graphstage.tracers.tf_tracer import _find_in_closures
-    step = _find_in_closures(model.train_function, "one_step_on_data", depth=3)
+    train = model.train_function
+    cells = dict(zip(train.__code__.co_freevars, train.__closure__))
+    step = cells["one_step_on_data"].cell_contents.__wrapped__  # Keras' tf.function
     data = (tf.ones([8, 4]), tf.zeros([8, 1]))
     @tf.function
     def train(batch):
