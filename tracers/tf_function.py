@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphstage.tracers import tf_compat
 from graphstage.tracers.contract import FULL_VALUE_LIMIT
 from graphstage.tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
 from graphstage.tracers.tf_values import Decoder, Fetched, SummaryPlan
@@ -245,27 +246,20 @@ class StepRunner:
         self.decoder = Decoder(plan, self.layout)
         # ConcreteFunction.__call__ re-binds a structured signature on every call (~0.1 ms);
         # tf.function itself calls _call_flat with tensors, as this does where it exists
-        flat_call, captured = getattr(self.fn, "_call_flat", None), self.fn.captured_inputs
-        self._call = (lambda args: flat_call(list(args), captured)) if flat_call else \
-            (lambda args: self.fn(*args))
+        self._call = tf_compat.flat_caller(self.fn) or (lambda args: self.fn(*args))
 
     def _direct(self, tf: Any, cf: Any, plan: SummaryPlan) -> bool:
         """The plain runner without a copy of the graph: the concrete function's own graph
         made into a second function whose outputs add the planned tensors (TensorFlow's
         graph-to-function step only; importing a copy costs seconds on a 10,000-op graph).
         False where TensorFlow's internals differ (the import path is used then)."""
-        try:
-            from tensorflow.python.eager.polymorphic_function import atomic_function
-        except ImportError:  # pragma: no cover - TensorFlow moved it
-            return False
         graph = cf.graph
         outs = list(graph.outputs)
         saved = graph.outputs
         try:
             fetch = [graph.get_tensor_by_name(n) for n in plan.tensors]
             graph.outputs = outs + fetch
-            fn = atomic_function.from_func_graph(
-                f"{graph.name}_graphstage_{id(self)}", graph, {})
+            fn = tf_compat.function_from_graph(f"{graph.name}_graphstage_{id(self)}", graph)
         except Exception:  # noqa: BLE001 - any TF internals mismatch: take the import path
             return False
         finally:

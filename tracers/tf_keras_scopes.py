@@ -14,9 +14,13 @@ the variables the ops read.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from graphstage.tracers import tf_compat
+
+log = logging.getLogger("graphstage.tracers.tf_keras_scopes")
 
 
 @dataclass
@@ -39,18 +43,16 @@ class KerasScopeRecorder:
         self._orig: Any = None
 
     def __enter__(self) -> KerasScopeRecorder:
-        backend = sys.modules.get("keras.src.backend")
-        state = sys.modules.get("keras.src.backend.common.global_state")
-        cls = getattr(backend, "name_scope", None)
-        if cls is None or state is None or not hasattr(cls, "__enter__"):
+        cls = tf_compat.keras_name_scope_class()
+        if cls is None:
             return self
         tf, records, orig = self.tf, self.records, cls.__enter__
         self._cls, self._orig = cls, orig
 
         def enter(scope: Any) -> Any:
             out = orig(scope)
-            if getattr(scope, "_pop_on_exit", False) and not tf.executing_eagerly():
-                stack = state.get_global_attribute("name_scope_stack") or []
+            if tf_compat.keras_scope_pushed(scope) and not tf.executing_eagerly():
+                stack = tf_compat.keras_scope_stack()
                 graph = tf.compat.v1.get_default_graph()
                 records.append(ScopeRecord(graph, graph.get_name_scope(),
                                            tuple(s.name for s in stack),
@@ -137,5 +139,7 @@ def _is_optimizer(obj: Any) -> bool:
 def _variables(layer: Any) -> list[Any]:
     try:
         return list(getattr(layer, "variables", ()) or ())
-    except Exception:  # noqa: BLE001 - a layer whose variables cannot be listed owns none here
+    except Exception as exc:  # noqa: BLE001 - a layer whose variables cannot be listed owns none
+        log.debug("cannot list the variables of %s (%s: %s): it owns none",
+                  getattr(layer, "name", layer), type(exc).__name__, exc)
         return []

@@ -36,15 +36,17 @@ def attach_strays(g: nx.DiGraph, unplaced: set[str]) -> None:
     (unplaced: the ops whose name says nothing of where they belong; a gradient op that
     mirrors a top-level forward op stays beside it)."""
     nodes = g.nodes
-    stray = {n for n in unplaced if not nodes[n]["scope"] and nodes[n]["phase"] != "forward"
-             and nodes[n]["op"] != "Const"}
+    # in graph order (not set order): a cluster's scope votes read the scopes set before it
+    stray_order = [n for n in g if n in unplaced and not nodes[n]["scope"]
+                   and nodes[n]["phase"] != "forward" and nodes[n]["op"] != "Const"]
+    stray = set(stray_order)
     done: set[str] = set()
-    for n in stray:
+    for n in stray_order:
         if n in done:
             continue
         cluster = _cluster(g, n, stray)
         done |= cluster
-        scope = _cluster_scope(g, cluster)
+        scope = _cluster_scope(g, [m for m in stray_order if m in cluster])
         if scope:
             for m in cluster:
                 nodes[m]["scope"] = scope
@@ -97,13 +99,15 @@ def _cluster(g: nx.DiGraph, start: str, stray: set[str]) -> set[str]:
     return seen
 
 
-def _cluster_scope(g: nx.DiGraph, cluster: set[str]) -> str:
+def _cluster_scope(g: nx.DiGraph, ordered: list[str]) -> str:
+    """The scope most votes give a cluster (its ops in graph order: ties go to the first)."""
     nodes = g.nodes
+    cluster = set(ordered)
     writes: Counter = Counter()
     saved: Counter = Counter()
     consumers: Counter = Counter()
     producers: Counter = Counter()
-    for n in cluster:
+    for n in ordered:
         target = nodes[n].get("param") if nodes[n]["kind"] == "update" else None
         if target in g and nodes[target]["scope"]:
             writes[nodes[target]["scope"]] += 1

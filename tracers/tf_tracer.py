@@ -17,6 +17,7 @@ from typing import Any
 
 import networkx as nx
 
+from graphstage.tracers import tf_compat
 from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
@@ -157,28 +158,15 @@ def _resolve_function(graph: Any) -> Callable[[str], Any]:
         g = graph
         while g is not None:
             try:
-                fn = g._get_function(name)  # noqa: SLF001 - the only way to reach bodies
+                fn = tf_compat.graph_function(g, name)
             except (AttributeError, KeyError, ValueError):
                 fn = None
             if fn is not None and getattr(fn, "graph", None) is not None:
                 return fn.graph
             g = getattr(g, "outer_graph", None)
-        return _function_from_library(graph, name)
+        return tf_compat.function_from_library(graph, name)
 
     return resolve
-
-
-def _function_from_library(graph: Any, name: str) -> Any:
-    """A FuncGraph rebuilt from the graph's function library (for bodies without a Python
-    graph, e.g. functions loaded from a SavedModel)."""
-    try:
-        from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
-    except ImportError:  # pragma: no cover
-        return None
-    for fdef in graph.as_graph_def().library.function:
-        if fdef.signature.name == name:
-            return function_def_to_graph(fdef)
-    return None
 
 
 def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[int, Any], *,
@@ -437,6 +425,7 @@ def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
     fold = bool(ms.extras.get("fold", True)) if fold is None else fold
     values = str(ms.extras.get("values", "auto")) if values is None else values
     session = TraceSession(framework="tensorflow", model=ms.name)
+    tf_compat.check_version()
     if progress:
         progress(0, steps, f"tracing {ms.name} with TensorFlow")
     if "graph" in ms.extras:

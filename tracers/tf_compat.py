@@ -1,0 +1,151 @@
+"""The private TensorFlow and Keras APIs graphstage relies on, in one place, with the versions
+checked.
+
+Each wrapper returns the private object (or its result), None where the caller has a public
+fallback, or raises CompatError naming what moved; check_version() logs (logger
+``graphstage.tracers.tf_compat``, visible with ``--verbose`` / GRAPHSTAGE_VERBOSE) when the
+installed TensorFlow or Keras is not one these were checked on. tests/test_tf_compat.py
+smoke-tests every wrapper on the installed versions. TensorFlow is imported lazily, inside the
+wrappers: importing this module stays framework-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("graphstage.tracers.tf_compat")
+# major.minor versions the wrappers were run on (tests/test_tf_compat.py and the TF tests);
+# pyproject allows tensorflow>=2.16, the versions in between are not checked yet
+CHECKED = ("2.21",)
+KERAS_CHECKED = ("3.15",)
+
+
+class CompatError(RuntimeError):
+    """A private TensorFlow or Keras API graphstage uses is not where it was."""
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split("+")[0].split(".")[:2])
+
+
+def check_version() -> bool:
+    """Whether the installed TensorFlow (and Keras, when loaded) is a checked version; logs a
+    warning when not."""
+    import tensorflow as tf
+
+    ok = True
+    versions = [("TensorFlow", tf.__version__, CHECKED)]
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "__version__"):
+        versions.append(("Keras", keras.__version__, KERAS_CHECKED))
+    for what, version, checked in versions:
+        if _major_minor(version) not in checked:
+            ok = False
+            log.warning("%s %s is not a version graphstage's TensorFlow tracer was checked on "
+                        "(%s)", what, version, ", ".join(checked))
+    return ok
+
+
+# ---- function bodies and function calls -----------------------------------------------------
+
+def graph_function(graph: Any, name: str) -> Any | None:
+    """The function ``name`` a FuncGraph (or tf.Graph) has registered (``Graph._get_function``:
+    the only way to reach the Python FuncGraph of a called body), or None."""
+    get = getattr(graph, "_get_function", None)
+    if get is None:
+        log.debug("Graph._get_function is gone: function bodies come from the library")
+        return None
+    try:
+        return get(name)
+    except (KeyError, ValueError) as exc:
+        log.debug("no function %s in %s: %s", name, getattr(graph, "name", graph), exc)
+        return None
+
+
+def function_from_library(graph: Any, name: str) -> Any | None:
+    """A FuncGraph rebuilt from the graph's function library (``function_def_to_graph``: bodies
+    without a Python graph, e.g. functions loaded from a SavedModel), or None."""
+    try:
+        from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
+    except ImportError:  # pragma: no cover - TensorFlow moved it
+        log.debug("tensorflow.python.framework.function_def_to_graph is gone")
+        return None
+    for fdef in graph.as_graph_def().library.function:
+        if fdef.signature.name == name:
+            return function_def_to_graph(fdef)
+    return None
+
+
+def flat_caller(concrete: Any) -> Callable[[list[Any]], Any] | None:
+    """A call of a ConcreteFunction with a flat list of tensors (``_call_flat`` with its
+    captured inputs, as tf.function itself calls it, skipping the ~0.1 ms re-binding of the
+    structured signature), or None where TensorFlow has no ``_call_flat``."""
+    call = getattr(concrete, "_call_flat", None)
+    if call is None:
+        log.debug("ConcreteFunction._call_flat is gone: calling it with its signature")
+        return None
+    captured = concrete.captured_inputs
+    return lambda args: call(list(args), captured)
+
+
+def function_from_graph(name: str, graph: Any) -> Any:
+    """A function made from a FuncGraph as it is (``atomic_function.from_func_graph``: no copy
+    of the graph); call it with ``.call_flat(*args, *captured_inputs)``. Raises CompatError
+    where TensorFlow moved it."""
+    try:
+        from tensorflow.python.eager.polymorphic_function import atomic_function
+    except ImportError as exc:  # pragma: no cover - TensorFlow moved it
+        raise CompatError("tensorflow.python.eager.polymorphic_function.atomic_function "
+                          "is gone") from exc
+    return atomic_function.from_func_graph(name, graph, {})
+
+
+# ---- profiler ---------------------------------------------------------------------------------
+
+def profiler_running() -> bool:
+    """Whether tf.profiler.experimental holds a session (``profiler_v2._profiler``: TensorFlow
+    has one profiler session per process)."""
+    from tensorflow.python.profiler import profiler_v2
+
+    return getattr(profiler_v2, "_profiler", None) is not None
+
+
+def xspace_class() -> type | None:
+    """The XSpace protobuf class of the ``*.xplane.pb`` files the profiler writes, or None
+    where TensorFlow moved its profiler protos."""
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:  # pragma: no cover - TensorFlow moved its profiler protos
+        log.debug("tensorflow.tsl.profiler.protobuf.xplane_pb2 is gone: no runtime op order")
+        return None
+    return xplane_pb2.XSpace
+
+
+# ---- Keras 3 name scopes ----------------------------------------------------------------------
+
+def keras_name_scope_class() -> type | None:
+    """Keras 3's TensorFlow ``name_scope`` class (``keras.src.backend.name_scope``), or None
+    when Keras 3 is not loaded (it is never imported here)."""
+    backend = sys.modules.get("keras.src.backend")
+    state = sys.modules.get("keras.src.backend.common.global_state")
+    cls = getattr(backend, "name_scope", None)
+    if cls is None or state is None or not hasattr(cls, "__enter__"):
+        return None
+    return cls
+
+
+def keras_scope_stack() -> list[Any]:
+    """The Keras name scopes open now, outermost first (each has ``.name`` and ``.caller``)."""
+    state = sys.modules.get("keras.src.backend.common.global_state")
+    if state is None:
+        return []
+    return list(state.get_global_attribute("name_scope_stack") or [])
+
+
+def keras_scope_pushed(scope: Any) -> bool:
+    """Whether entering a Keras name scope opened a new level (``_pop_on_exit``; Keras skips
+    a scope that repeats its parent's name and caller)."""
+    return bool(getattr(scope, "_pop_on_exit", False))
