@@ -4,6 +4,7 @@ profiler's host trace (tf.profiler.experimental.start/stop) rather than from an 
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Collection
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import networkx as nx
+
+from graphstage.tracers import tf_compat
+
+log = logging.getLogger("graphstage.tracers.tf_order")
 
 
 class Kernel(NamedTuple):
@@ -55,13 +60,14 @@ class OrderRecorder:
         prof = self.tf.profiler.experimental
         self._starts = None
         self._dir = tempfile.mkdtemp(prefix="graphstage-order-")
-        busy = _profiler_session_open()  # someone else's: keep it
+        busy = tf_compat.profiler_running()  # someone else's: keep it
         try:
             prof.start(self._dir, options=prof.ProfilerOptions(
                 host_tracer_level=2, python_tracer_level=0, device_tracer_level=0))
             self._started = True
-        except Exception:  # another profiler (server or session) is running: record nothing
-            if not busy and _profiler_session_open():
+        except Exception as exc:  # another profiler (server or session) runs: record nothing
+            log.info("TensorFlow profiler busy, no runtime op order or durations: %s", exc)
+            if not busy and tf_compat.profiler_running():
                 # start() keeps its half-made session when the C++ side refuses; drop it
                 with contextlib.suppress(Exception):
                     prof.stop(save=False)
@@ -73,7 +79,8 @@ class OrderRecorder:
                 self._started = False
                 self.tf.profiler.experimental.stop()  # writes the XSpace, ends the session
                 self._starts = _read_starts(Path(self._dir or "."))
-        except Exception:  # a failed export only loses the order
+        except Exception as exc:  # a failed export only loses the order
+            log.info("TensorFlow profiler trace unreadable, topological order kept: %s", exc)
             self._starts = None
         finally:
             if self._dir is not None:
@@ -119,25 +126,9 @@ def _owner(name: str, known: set[str]) -> str | None:
     return name or None
 
 
-def _profiler_session_open() -> bool:
-    """Whether tf.profiler.experimental holds a session (TensorFlow's private module state)."""
-    from tensorflow.python.profiler import profiler_v2  # holds tf.profiler's one session
-
-    return getattr(profiler_v2, "_profiler", None) is not None
-
-
-def _xspace_class() -> Any:
-    """The XSpace protobuf class the profiler writes (TensorFlow's internal protos), or None."""
-    try:
-        from tensorflow.tsl.profiler.protobuf import xplane_pb2
-    except ImportError:  # pragma: no cover - TensorFlow moved its profiler protos
-        return None
-    return xplane_pb2.XSpace
-
-
 def _read_starts(logdir: Path) -> list[Kernel] | None:
     """The kernels of top-level function runs found in the XSpace files under logdir."""
-    xspace = _xspace_class()
+    xspace = tf_compat.xspace_class()
     if xspace is None:
         return None
     starts: list[Kernel] = []
