@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
@@ -30,7 +31,7 @@ from graphstage.viz.gui.lod import (
 )
 from graphstage.viz.gui.theme import Theme
 
-CELL = 400.0        # grid cell (scene px) of the arrow index
+CELL = 400.0        # smallest grid cell (scene px) of the arrow index
 HOVER_PX = 4.0      # how close (screen px) the pointer must be to an arrow to hover it
 EXTENDED = QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
 
@@ -53,6 +54,19 @@ class Arrow:
         if self.geo is None:
             self.geo = arrow_geometry(self.pts)
         return self.geo
+
+    def line(self) -> tuple[QPointF, QPointF]:
+        """Tail and tip, straight from the points (no curve built): far-away hairlines."""
+        if self.geo is not None:
+            return self.geo[2]
+        pts = self.pts
+        if len(pts) < 2:
+            p = QPointF(*pts[0]) if pts else QPointF()
+            return p, p
+        tip = pts[-1]
+        if abs(tip[0] - pts[-2][0]) + abs(tip[1] - pts[-2][1]) < 0.5:
+            tip = pts[-2]
+        return QPointF(*pts[0]), QPointF(*tip)
 
     def tooltip(self) -> str:
         s = self.shape
@@ -122,21 +136,51 @@ def arrow_pen(role: str, theme: Theme, hovered: bool = False) -> QPen:
     return pen
 
 
+class ArrowIndex:
+    """The arrows of one display graph and layout with their spatial index: plain data, built
+    in the layout worker (tens of thousands of arrows take a second) and drawn by EdgeLayer."""
+
+    def __init__(self, arrows: Iterable[Arrow]) -> None:
+        self.arrows: dict[tuple[str, str], Arrow] = {a.key: a for a in arrows}
+        self.order = {k: i for i, k in enumerate(self.arrows)}
+        # a loose quadtree: each arrow in the level whose cells are at least its size (at most
+        # four cells), so a long arrow costs as little to index as a short one
+        self.grid: dict[tuple[int, int, int], list[Arrow]] = {}
+        rect = QRectF()
+        for a in self.arrows.values():
+            rect = rect.united(a.rect)
+            level = _level(a.rect)
+            for cell in _cells(a.rect, level):
+                self.grid.setdefault(cell, []).append(a)
+        self.levels = sorted({k[0] for k in self.grid})
+        self.rect = rect
+
+    @classmethod
+    def of(cls, display: Any, layout: Any) -> ArrowIndex:
+        """The arrows of display (DisplayGraph) where layout (Layout) routed them."""
+        return cls(make_arrow(ek, pts, de.role, de.phase, de.shape)
+                   for ek, de in display.edges.items()
+                   if (pts := layout.edges.get(ek)) is not None)
+
+    def near(self, rect: QRectF) -> list[Arrow]:
+        """The arrows whose index cells meet rect (a superset of those crossing it)."""
+        seen: dict[tuple[str, str], Arrow] = {}
+        for level in self.levels:
+            for cell in _cells(rect, level):
+                for a in self.grid.get(cell, ()):
+                    seen[a.key] = a
+        return list(seen.values())
+
+
 class EdgeLayer(QGraphicsItem):
     """The arrows of one display graph (a dict-like of Arrow by key)."""
 
-    def __init__(self, arrows: Iterable[Arrow], theme: Theme) -> None:
+    def __init__(self, index: ArrowIndex | Iterable[Arrow], theme: Theme) -> None:
         super().__init__()
         self.theme = theme
-        self._arrows: dict[tuple[str, str], Arrow] = {a.key: a for a in arrows}
-        self._order = {k: i for i, k in enumerate(self._arrows)}
-        self._grid: dict[tuple[int, int], list[Arrow]] = {}
-        rect = QRectF()
-        for a in self._arrows.values():
-            rect = rect.united(a.rect)
-            for cell in _cells(a.rect):
-                self._grid.setdefault(cell, []).append(a)
-        self._rect = rect
+        self.index = index if isinstance(index, ArrowIndex) else ArrowIndex(index)
+        self._arrows = self.index.arrows
+        self._order = self.index.order
         self._pens: dict[tuple[str, bool], QPen] = {}
         self.hovered: tuple[str, str] | None = None
         self.drawn = 0          # arrows drawn by paints so far (tests watch what a frame costs)
@@ -169,7 +213,7 @@ class EdgeLayer(QGraphicsItem):
         colours: dict[str, QColor] = {}
         for a in self._arrows.values():
             c = colours.get(a.role) or colours.setdefault(a.role, arrow_color(a.role, self.theme))
-            tail, tip = a.geometry()[2]
+            tail, tip = a.line()
             yield c, tail, tip
 
     def set_theme(self, theme: Theme) -> None:
@@ -183,7 +227,7 @@ class EdgeLayer(QGraphicsItem):
         """The arrow within HOVER_PX screen pixels of scene point pos (the topmost), or None."""
         tol = HOVER_PX / max(scale, 1e-3)
         probe = QRectF(pos.x() - tol, pos.y() - tol, 2 * tol, 2 * tol)
-        near = [a for a in self._near(probe) if a.rect.intersects(probe)]
+        near = [a for a in self.index.near(probe) if a.rect.intersects(probe)]
         stroker = QPainterPathStroker()
         stroker.setWidth(2 * tol)
         for a in sorted(near, key=lambda a: -self._order[a.key]):
@@ -205,13 +249,6 @@ class EdgeLayer(QGraphicsItem):
 
     # ---- drawing -----------------------------------------------------------------------------
 
-    def _near(self, rect: QRectF) -> list[Arrow]:
-        seen: dict[tuple[str, str], Arrow] = {}
-        for cell in _cells(rect):
-            for a in self._grid.get(cell, ()):
-                seen[a.key] = a
-        return list(seen.values())
-
     def _pen(self, role: str, hovered: bool) -> QPen:
         pen = self._pens.get((role, hovered))
         if pen is None:
@@ -219,13 +256,13 @@ class EdgeLayer(QGraphicsItem):
         return pen
 
     def boundingRect(self) -> QRectF:
-        return self._rect
+        return self.index.rect
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         exposed = _visible(painter, option.exposedRect if not option.exposedRect.isEmpty()
-                           else self._rect)
-        arrows = [a for a in self._near(exposed) if a.rect.intersects(exposed)]
+                           else self.index.rect)
+        arrows = [a for a in self.index.near(exposed) if a.rect.intersects(exposed)]
         arrows.sort(key=lambda a: self._order[a.key])
         lod = screen_scale(painter, option)
         far = lod < LOD_SIMPLE
@@ -260,9 +297,16 @@ def _visible(painter: QPainter, exposed: QRectF) -> QRectF:
     return exposed
 
 
-def _cells(rect: QRectF) -> Iterator[tuple[int, int]]:
-    x0, x1 = math.floor(rect.left() / CELL), math.floor(rect.right() / CELL)
-    y0, y1 = math.floor(rect.top() / CELL), math.floor(rect.bottom() / CELL)
+def _level(rect: QRectF) -> int:
+    """The quadtree level whose cells (CELL * 2**level) are at least rect's longer side."""
+    side = max(rect.width(), rect.height(), 1.0)
+    return max(0, math.ceil(math.log2(side / CELL)))
+
+
+def _cells(rect: QRectF, level: int) -> Iterator[tuple[int, int, int]]:
+    size = CELL * (1 << level)
+    x0, x1 = math.floor(rect.left() / size), math.floor(rect.right() / size)
+    y0, y1 = math.floor(rect.top() / size), math.floor(rect.bottom() / size)
     for gx in range(x0, x1 + 1):
         for gy in range(y0, y1 + 1):
-            yield gx, gy
+            yield level, gx, gy

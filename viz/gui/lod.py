@@ -249,6 +249,7 @@ class DetailSwitch:
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now
         self._nodes: dict = {}
+        self._boxes_stale = True  # the box layer's rectangles predate the boxes' places
         self._theme: Theme | None = None
         self._scene = scene
 
@@ -279,25 +280,35 @@ class DetailSwitch:
                     nodes: dict | None = None) -> None:
         """The canvas's current arrow layer, frame and box items (dicts it keeps up to date)."""
         self._nodes = nodes if nodes is not None else self._nodes
+        self._boxes_stale = True
         self.backdrop.set_content(edges, frames.values(), theme)
         self._theme = theme
         self._show(self.far, force=True)
 
     def boxes_moved(self) -> None:
-        """The boxes reached new places (a graph shown, a morph done): redraw the box layer."""
+        """The boxes reached new places (a graph shown, a morph done): the box layer draws
+        them again when next shown."""
+        self._boxes_stale = True
         if self.boxes.isVisible():
+            self._refill_boxes()
+
+    def _refill_boxes(self) -> None:
+        if self._boxes_stale:
             self.boxes.set_boxes([it for it in self._nodes.values() if not it.is_group],
                                  self._theme)
+            self._boxes_stale = False
 
     def _boxes_far(self, far: bool) -> None:
         """Op boxes of a big graph go into the box layer when far away (groups stay items:
         they keep their titles and progress bars)."""
         big = far and len(self._nodes) > BOX_LAYER_MIN
-        if big == self.boxes.isVisible() and not big:
+        if big == self.boxes.isVisible():
+            if big:
+                self._refill_boxes()
             return
         ops = [it for it in self._nodes.values() if not it.is_group]
         if big:
-            self.boxes.set_boxes(ops, self._theme)
+            self._refill_boxes()
         self.boxes.setVisible(big)
         self._attach(self.ops, not big)
         for it in ops:

@@ -35,12 +35,17 @@ class Minimap(QGraphicsView):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setVisible(False)
         for bar in (canvas.horizontalScrollBar(), canvas.verticalScrollBar()):
-            bar.valueChanged.connect(self.refresh)
-            bar.rangeChanged.connect(self.refresh)
+            # not connected to refresh directly: the signals' ints would land in `content`
+            # and every scroll would draw the whole graph's picture again
+            bar.valueChanged.connect(self._moved)
+            bar.rangeChanged.connect(self._moved)
 
     def visible_rect(self) -> QRectF:
         """The part of the scene the canvas shows now."""
         return self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+
+    def _moved(self, *_: int) -> None:
+        self.refresh()
 
     def refresh(self, content: bool = False) -> None:
         """Show (fitted, framed, in the corner) or hide, after the canvas moved; content=True

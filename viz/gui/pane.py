@@ -8,13 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from graphstage.viz.gui.animation import AnimationClock, Player, Schedule
+from graphstage.viz.gui.animation import AnimationClock, Player
 from graphstage.viz.gui.banner import compare_banner, step_banner
 from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.opening import opening_view
+from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.gui.steady import steady_layout
 from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
@@ -169,7 +170,7 @@ class StagePane(QWidget):
         if reason == "step":   # what persists keeps its column (viz/gui/steady.py)
             lay = steady_layout(self.canvas.layout_, lay)
         self.canvas.show_graph(display, lay, morph=morph, added=added)
-        self.player.set_schedule(Schedule(c.graph, display.rep, time_true=self.time_true),
+        self.player.set_schedule(schedule_for(display, self.time_true),
                                  keep_time=reason == "collapse")
         self.apply_overlay()
         if reason == "load":
@@ -237,7 +238,7 @@ class StagePane(QWidget):
         self.time_true = on
         c, display = self.controller, self.canvas.display
         if c.graph is not None and display is not None:
-            self.player.set_schedule(Schedule(c.graph, display.rep, time_true=on),
+            self.player.set_schedule(schedule_for(display, on),
                                      keep_time=True)
 
     def prefetch(self) -> None:

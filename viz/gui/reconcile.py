@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF
 
-from graphstage.viz.gui.edgelayer import EdgeLayer, make_arrow
+from graphstage.viz.gui.edgelayer import ArrowIndex, EdgeLayer
 from graphstage.viz.gui.items import ClusterItem, NodeItem
 from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.theme import Theme
@@ -65,9 +65,9 @@ def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: Dis
 def static_items(layers: DetailSwitch, display: DisplayGraph, layout: Layout,
                  theme: Theme) -> tuple[EdgeLayer, dict[str, ClusterItem]]:
     """The arrow layer and new scope-frame items for a layout, each added to its layer."""
-    edges = EdgeLayer((make_arrow(ek, pts, de.role, de.phase, de.shape)
-                       for ek, de in display.edges.items()
-                       if (pts := layout.edges.get(ek)) is not None), theme)
+    ready = display.prepared.get("arrows")
+    index = ready[1] if ready is not None and ready[0] is layout else ArrowIndex.of(display, layout)
+    edges = EdgeLayer(index, theme)
     edges.setParentItem(layers.edges)
     clusters = {}
     for cid, (x, y, w, h) in layout.clusters.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -183,3 +183,12 @@ class Schedule:
         live = [p for p in self.pulses[lo:hi] if p.start <= t < p.end]
         return [(p.edge, (t - p.start) / (p.end - p.start), p.phase)
                 for p in live[-MAX_PULSES:]]
+
+
+def schedule_for(display: Any, time_true: bool) -> Schedule:
+    """The playback schedule of a display (a DisplayGraph), made once and kept on it."""
+    key = ("schedule", bool(time_true))
+    sched = display.prepared.get(key)
+    if sched is None:
+        sched = display.prepared[key] = Schedule(display.graph, display.rep, time_true=time_true)
+    return sched

@@ -84,6 +84,9 @@ class DisplayGraph:
     nodes: dict[str, DisplayNode]
     edges: dict[tuple[str, str], DisplayEdge]
     rep: dict[str, str]            # step-graph node id -> display key
+    # work done ahead in the layout worker so the GUI thread only builds items: the arrow
+    # index ("arrows": (layout, ArrowIndex)) and playback schedules (("schedule", time_true))
+    prepared: dict = field(default_factory=dict, repr=False, compare=False)
 
     def cluster_paths(self) -> dict[str, tuple[str, ...]]:
         """Per display key, its nested clusters, e.g. ('forward:layer1', 'forward:layer1.0')."""

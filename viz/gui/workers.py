@@ -6,6 +6,7 @@ Results come back as Qt signals (queued into the GUI thread); the GUI never wait
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 from collections import OrderedDict
@@ -14,8 +15,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from graphstage.viz.gui.edgelayer import ArrowIndex
+from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.hlayout import HierLayout
 from graphstage.viz.layout import Layout, LayoutCache
+
+log = logging.getLogger("graphstage.viz.gui")
 
 DONE_KEPT = 24   # finished display layouts kept (current step, prefetched neighbours, undo)
 
@@ -85,6 +90,14 @@ class TraceWorker(QThread):
         self.progress.emit(done, total, msg)
 
 
+def prepare_scene(display: object, layout: Layout) -> None:
+    """The arrow index and the playback schedule(s) of a display, stored on it."""
+    display.prepared["arrows"] = (layout, ArrowIndex.of(display, layout))
+    schedule_for(display, False)
+    if any("duration_us" in a for _, a in display.graph.nodes(data=True)):
+        schedule_for(display, True)
+
+
 class LayoutWorker(QThread):
     """Builds and lays out display graphs off the GUI thread, from a priority queue; the
     current step jumps the prefetches. Layout goes group by group
@@ -106,6 +119,9 @@ class LayoutWorker(QThread):
         self._pending: set[tuple] = set()
         self._done: OrderedDict[tuple, tuple[object, Layout]] = OrderedDict()
         self._lock = threading.Lock()
+        # called in the worker with each new (display, layout): the scene work that needs no
+        # Qt items (arrow index, playback schedule), so the GUI thread does less when showing it
+        self.prepare: Callable[[object, Layout], None] | None = prepare_scene
 
     def cached(self, key: tuple) -> tuple[object, Layout] | None:
         """The finished (display, layout) of key, if any."""
@@ -137,6 +153,11 @@ class LayoutWorker(QThread):
                  ) -> tuple[object, Layout]:
         display = build()
         hit = (display, self.hier.layout(display, sizer(display)))
+        if self.prepare is not None:
+            try:
+                self.prepare(*hit)
+            except Exception:  # noqa: BLE001 - the GUI thread does the same work then
+                log.debug("preparing the scene in the worker failed", exc_info=True)
         with self._lock:
             self._done[key] = hit
             while len(self._done) > DONE_KEPT:
