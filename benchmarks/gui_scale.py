@@ -10,7 +10,9 @@ Figures (seconds unless named otherwise):
 - frame_p95_fit_ms / frame_p95_100_ms: p95 frame (clock tick + its repaint) while the step
   animates with everything expanded, fitted and at 100 % zoom (null without expand all);
 - step_play_s: how long one step plays at 1x (the schedule's total);
-- rss_mb: the process's peak resident memory.
+- rss_mb: the process's peak resident memory;
+- block_open_ms / block_expand_ms: the longest the event loop went without running a 5 ms timer
+  while the graph opened / expanded (how long the window could not react).
 
 --make traces a Keras application built from its own library definition (weights=None) at a
 small input (64x64x3, batch 2) with graphstage.trace on a tf.function train step, and saves it.
@@ -108,6 +110,36 @@ def _frames_p95(win, pane, seconds: float = 4.0) -> float:
     return round(both[int(len(both) * 0.95)] * 1000, 2) if both else float("nan")
 
 
+class _Stall:
+    """The longest gap between the runs of a 5 ms timer: how long the event loop was blocked."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def __enter__(self) -> _Stall:
+        self.last, self.worst = time.perf_counter(), 0.0
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tick()
+        self.timer.stop()
+
+    @property
+    def ms(self) -> float:
+        return round(self.worst * 1000, 1)
+
+
 def _idle(win, pane) -> bool:
     return not win.layouts._pending and not pane.laying_out
 
@@ -134,18 +166,23 @@ def run_bench(path: str, timeout: float) -> dict:
     t0 = time.perf_counter()
     loaded: list[bool] = []
     win.loadFinished.connect(lambda *a: loaded.append(True))
-    pane.controller.set_session(session, session.model or Path(path).stem)
-    ok = _pump(lambda: loaded and _idle(win, pane), timeout)
-    pane.canvas.finish_morph()
-    pane.canvas.viewport().repaint()
-    out["open_s"] = round(time.perf_counter() - t0, 3) if ok else "timeout"
-    t0 = time.perf_counter()
-    pane.controller.expand_all()
-    ok = ok and _pump(lambda: not pane.controller.collapsed and _idle(win, pane)
-                      and pane.canvas.display is pane.controller.display(), timeout)
-    if ok:
+    with _Stall() as stall:
+        pane.controller.set_session(session, session.model or Path(path).stem)
+        ok = _pump(lambda: loaded and _idle(win, pane), timeout)
         pane.canvas.finish_morph()
         pane.canvas.viewport().repaint()
+    out["open_s"] = round(time.perf_counter() - t0, 3) if ok else "timeout"
+    out["block_open_ms"] = stall.ms
+    t0 = time.perf_counter()
+    with _Stall() as stall:
+        pane.controller.expand_all()
+        ok = ok and _pump(lambda: not pane.controller.collapsed and _idle(win, pane)
+                          and pane.canvas.display is pane.controller.display(), timeout)
+        if ok:
+            pane.canvas.finish_morph()
+            pane.canvas.viewport().repaint()
+    out["block_expand_ms"] = stall.ms
+    if ok:
         out["expand_all_s"] = round(time.perf_counter() - t0, 3)
         pane.canvas.fit()
         out["frame_p95_fit_ms"] = _frames_p95(win, pane)
