@@ -25,8 +25,7 @@ def check(ms: ModelScript, steps: int) -> list[StepCheck]:
     out = []
     for i in range(steps):
         graph, _loss, _wall = tracer.step(i)
-        cf, _, _ = tracer.concrete(tracer._args(i))
-        out.append(_compare(i, graph, cf))
+        out.append(_compare(i, graph, tracer.last.cf))
     return out
 
 
