@@ -46,17 +46,12 @@ def pack_outputs(cf: Any, flat: list[Any]) -> Any:
     return cf.function_type.pack_output(list(flat))
 
 
-def tape_may_record(tensors: list[Any]) -> bool:
-    """True when an active gradient tape (or forward accumulator) could record these inputs:
-    the call must then run through TensorFlow so the tape sees it."""
+def tape_may_record() -> bool:
+    """True while a gradient tape (or forward accumulator) is active: a call must then run
+    through TensorFlow, which tells the tape about the variables it reads and records it."""
     from tensorflow.python.eager import record
 
-    if not record.could_possibly_record():
-        return False
-    from tensorflow.python.ops import gradients_util
-
-    return gradients_util.PossibleTapeGradientTypes(tensors) != \
-        gradients_util.POSSIBLE_GRADIENT_TYPES_NONE
+    return bool(record.could_possibly_record())
 
 # --- end of the private API -----------------------------------------------------------------
 
