@@ -127,8 +127,12 @@ GRAPH_ATTRS = (
     Attr("traced_new", (bool,), "TF: this step ran a concrete function not seen before"),
     Attr("reused_concrete_function", (bool,), "TF: this step reused an earlier step's "
          "concrete function"),
-    Attr("wrapped_eager_step", (bool,), "TF: the script's eager step was wrapped in a "
-         "tf.function by the tracer"),
+    Attr("wrapped_eager_step", (bool,), "TF: the script's eager step called no tf.function "
+         "and was wrapped in one by the tracer"),
+    Attr("calls", (list,), "TF: the tf.function calls the step made, in order: `{label, "
+         "function, concrete_function, traced_new, retraced, retrace_reason, "
+         "reused_concrete_function, gradients, values, wall_ms}`; with several, each `label` is "
+         "a top-level scope and prefixes its nodes' keys"),
     Attr("graph_ops", (int,), "TF: the number of ops in the TensorFlow graph", minimum=0),
     Attr("op_count", (int,), "TF: the number of TF ops the step graph shows", minimum=0),
     Attr("folded_ops", (dict,), "TF: variable node id -> the TF ops folded into it (handle, "
