@@ -400,11 +400,11 @@ class CallCapturer:
                         None if reused else signature_reason(prev_cf, cf), reused)
 
     def execute(self, p: Prepared, call: Callable[[], Any], step: int, *,
-                run: bool = True) -> tuple[Any, CallRecord]:
-        """Run the call through the instrumented runner (through TensorFlow itself when a
-        gradient tape outside could record it; not at all without ``run``): its result and
-        record."""
-        c = p.c
+                run: bool = True, safe: bool = False) -> tuple[Any, CallRecord | None]:
+        """Run the call through the instrumented runner (through TensorFlow itself while a
+        gradient tape could record it; not at all without ``run``): its result and record.
+        Errors of the run are the program's and propagate; with ``safe`` an error building the
+        record after the run is logged and gives no record."""
         first = self.prev.get(id(p.fn)) is None
         self.prev[id(p.fn)] = (p.fn, p.cf)
         outs = fetched = result = None
@@ -414,15 +414,32 @@ class CallCapturer:
             result = call()
             wall = (time.perf_counter() - t0) * 1000
         elif run:
-            recorder = OrderRecorder(self.tf) if "order_source" not in c.template.graph.graph \
-                else contextlib.nullcontext()
-            with recorder:
-                t0 = time.perf_counter()
-                outs, fetched = c.runner(p.flat)
-                wall = (time.perf_counter() - t0) * 1000
-            if isinstance(recorder, OrderRecorder):
-                _runtime_order(c, recorder)
+            outs, fetched, wall = self._run(p)
             result = pack_outputs(p.cf, outs)
+        try:
+            return result, self._record(p, step, outs, fetched, wall, first)
+        except Exception as exc:
+            if not safe:
+                raise
+            log.warning("graphstage could not record a call of %s: %s: %s", p.name,
+                        type(exc).__name__, exc)
+            return result, None
+
+    def _run(self, p: Prepared) -> tuple[Any, Fetched, float]:
+        c = p.c
+        recorder = OrderRecorder(self.tf) if "order_source" not in c.template.graph.graph \
+            else contextlib.nullcontext()
+        with recorder:
+            t0 = time.perf_counter()
+            outs, fetched = c.runner(p.flat)
+            wall = (time.perf_counter() - t0) * 1000
+        if isinstance(recorder, OrderRecorder):
+            _runtime_order(c, recorder)
+        return outs, fetched, wall
+
+    def _record(self, p: Prepared, step: int, outs: Any, fetched: Fetched | None, wall: float,
+                first: bool) -> CallRecord:
+        c = p.c
         name = p.cf.name.decode() if isinstance(p.cf.name, bytes) else str(p.cf.name)
         retraced = bool(p.traced and not first)
         extra = {"concrete_function": name, "retraced": retraced,
@@ -432,9 +449,27 @@ class CallCapturer:
                  "fold": self.fold, "values_policy": self.values}
         g, loss = build_step_graph(c, self.ms, step, outs, fetched, extra)
         self.last = c
-        return result, CallRecord(p.label, p.name, name, bool(p.traced), retraced, p.reason,
-                                  p.reused, g, loss, wall, c.problem is None,
-                                  fetched is not None, c)
+        return CallRecord(p.label, p.name, name, bool(p.traced), retraced, p.reason, p.reused,
+                          g, loss, wall, c.problem is None, fetched is not None, c)
+
+
+def step_graph(ms: ModelScript, i: int, records: list[CallRecord], ret: Any, *, fold: bool,
+               values: str, wrapped: bool = False) -> tuple[nx.DiGraph, float | None, float]:
+    """Step i's graph from its calls' records: (graph, loss, wall ms of the calls). The loss
+    is the one call's loss, else the step's return value when it is a number, else the last
+    call's."""
+    g = compose([(r.label, r.graph) for r in records])
+    loss = records[0].loss if len(records) == 1 else None
+    if loss is None:
+        loss = _scalar(ret)
+    if loss is None:
+        loss = next((r.loss for r in reversed(records) if r.loss is not None), None)
+    if len(records) > 1:
+        g.graph.update(graph_attrs(framework="tensorflow", model=ms.name, step=i,
+                                   capture="tf.function", loss=loss),
+                       fold=fold, values_policy=values)
+    g.graph.update(call_attrs(records), loss=loss, wrapped_eager_step=wrapped)
+    return g, loss, sum(r.wall_ms for r in records)
 
 
 class FunctionTracer:
@@ -476,7 +511,7 @@ class FunctionTracer:
                             "untraced", function_name(fn), type(exc).__name__, exc)
                 return call()
             result, rec = self.calls.execute(p, call, i)
-            records.append(rec)
+            records.append(rec)  # type: ignore[arg-type] - not safe: always a record
             return result
 
         return handle
@@ -509,18 +544,8 @@ class FunctionTracer:
     def _graph(self, i: int, records: list[CallRecord], ret: Any,
                wrapped: bool = False) -> tuple[nx.DiGraph, float | None, float]:
         self._check(records)
-        g = compose([(r.label, r.graph) for r in records])
-        loss = records[0].loss if len(records) == 1 else None
-        if loss is None:
-            loss = _scalar(ret)
-        if loss is None:
-            loss = next((r.loss for r in reversed(records) if r.loss is not None), None)
-        if len(records) > 1:
-            g.graph.update(graph_attrs(framework="tensorflow", model=self.ms.name, step=i,
-                                       capture="tf.function", loss=loss),
-                           fold=self.fold, values_policy=self.values)
-        g.graph.update(call_attrs(records), loss=loss, wrapped_eager_step=wrapped)
-        return g, loss, sum(r.wall_ms for r in records)
+        return step_graph(self.ms, i, records, ret, fold=self.fold, values=self.values,
+                          wrapped=wrapped)
 
     def _start_wrapped(self, i: int, ret: Any) -> tuple[nx.DiGraph, float | None, float]:
         """step() called no tf.function and ran eagerly: from now on it runs wrapped in
