@@ -110,3 +110,28 @@ def test_record_ends_a_step_at_an_eager_apply_gradients():
     assert len(rec.session) == 2 and not is_intercepted()
     calls = rec.session.steps[0].graph["calls"]
     assert [c["function"] for c in calls] == ["<lambda>"] and not calls[0]["gradients"]
+
+
+def test_graphstage_run_records_an_unmodified_tensorflow_script(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from graphstage.tracers.session import TraceSession
+
+    script = Path(__file__).resolve().parent / "models" / "train_loop_tf.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    res = subprocess.run([sys.executable, "-m", "graphstage", "run", str(script), "--steps", "3",
+                          "--finish", "-o", "f.json", "--", "--epochs", "2", "--log", "full.txt"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "TRAINING DONE 8" in res.stdout and "ran to its end" in res.stderr
+    logged = [float(v) for v in (tmp_path / "full.txt").read_text().split()]
+    session = TraceSession.load(tmp_path / "f.json")
+    assert session.framework == "tensorflow" and len(session) == 3
+    assert session.losses() == pytest.approx(logged[:3], rel=1e-6)
+    params = {a["label"] for _, a in session.graph(0).nodes(data=True)
+              if a["kind"] == "parameter"}
+    assert params == {f"regressor/{p}" for p in ("body/kernel", "body/bias", "head/kernel",
+                                                  "head/bias")}
