@@ -140,6 +140,17 @@ def _script_names(path: Path, module_globals: dict[str, Any]) -> dict[str, Any]:
     return names
 
 
+def _preload(framework: str) -> None:
+    """Import the framework before the script does: the recorder hooks torch (patches
+    tf.function) before the script's first step."""
+    if framework == "torch":
+        import torch  # noqa: F401
+    else:
+        from graphstage.tracers.tf_env import import_tf
+
+        import_tf()
+
+
 def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = None, *,
                finish: bool = False, on_step: Callable[[TraceSession], None] | None = None,
                ) -> tuple[TraceSession, str]:
@@ -164,12 +175,7 @@ def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = Non
     rec.stop_when_done = not finish
     rec.wait_for_forward = True
     rec.on_step = on_step
-    if framework == "torch":
-        import torch  # noqa: F401 - the recorder hooks torch before the script imports it
-    else:
-        from graphstage.tracers.tf_env import import_tf
-
-        import_tf()  # the recorder patches tf.function before the script calls one
+    _preload(framework)
     code = compile(path.read_bytes(), str(path), "exec")
     old_argv, old_path, old_main = sys.argv, list(sys.path), sys.modules.get("__main__")
     sys.argv = [str(path), *(argv or [])]
