@@ -175,3 +175,22 @@ def setup():
     assert ms.params["w"].numpy() == pytest.approx(plain.params["w"].numpy(), rel=1e-6)
     call = s.steps[1].graph["calls"][0]
     assert call["values"] is False and not call["gradients"]
+
+
+def test_a_call_graphstage_cannot_capture_runs_untouched(tmp_path, monkeypatch, caplog):
+    import graphstage
+    from graphstage.tracers import ScriptError, tf_tracer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter broke")
+
+    monkeypatch.setattr(tf_tracer, "capture", broken)
+    path = MODELS / "retrace_eager_tf.py"
+    with pytest.raises(ScriptError, match="no call could be captured.*converter broke"):
+        trace_script(path, 1)
+    ms = load_script(path)
+    with caplog.at_level("WARNING"), graphstage.record(steps=2, framework="tensorflow") as rec:
+        losses = [float(ms.step()) for _ in range(4)]
+    assert len(rec.session) == 0 and "converter broke" in caplog.text
+    untraced, _ = _untraced(path, 4)
+    assert losses == pytest.approx(_floats(untraced), rel=1e-6)

@@ -10,12 +10,10 @@ See docs/tensorflow.md ("Steps of any shape").
 
 from __future__ import annotations
 
-import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 # --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
 # tf.function's class, how its __call__ binds Python arguments to the concrete function's flat
@@ -60,14 +58,16 @@ Handler = Callable[[Any, tuple, dict, Callable[[], Any]], Any]
 
 
 class CallInterceptor:
-    """Context manager: while open, each outermost eager ``tf.function`` call goes to
-    ``handler(fn, args, kwds, call)``, where ``call()`` runs the original call."""
+    """Context manager: while open, each outermost eager ``tf.function`` call made on the thread
+    that opened it goes to ``handler(fn, args, kwds, call)``, where ``call()`` runs the original
+    call (calls on other threads, e.g. tf.data's, go straight to TensorFlow)."""
 
     def __init__(self, tf: Any, handler: Handler) -> None:
         self.tf = tf
         self.handler = handler
         self.busy = False
         self.active = False
+        self._thread = threading.get_ident()
         self._cls: Any = None
         self._orig: Any = None
 
@@ -76,10 +76,11 @@ class CallInterceptor:
         cls = self._cls = function_class()
         orig = self._orig = cls.__call__
         state = self
+        self._thread = threading.get_ident()
 
         def __call__(fn: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N807
-            if state.busy or not state.active or not tf.executing_eagerly() or \
-                    tf.config.functions_run_eagerly():
+            if state.busy or not state.active or threading.get_ident() != state._thread or \
+                    not tf.executing_eagerly() or tf.config.functions_run_eagerly():
                 return orig(fn, *args, **kwds)
             state.busy = True
             try:
