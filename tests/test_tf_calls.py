@@ -91,7 +91,7 @@ def test_eager_step_retraces_its_function_and_runs_unchanged():
     attrs = [g.graph for g in s.steps]
     assert [a["traced_new"] for a in attrs] == [True, False, True, False]
     assert [a["retraced"] for a in attrs] == [False, False, True, False]
-    assert not any(a["wrapped_eager_step"] for a in attrs)
+    assert all(a["capture"] == "tf.function" for a in attrs)
     assert "(16, 4)" in attrs[2]["retrace_reason"] and "(8, 4)" in attrs[2]["retrace_reason"]
     assert attrs[3]["concrete_function"] == attrs[0]["concrete_function"]
     assert [a["calls"][0]["function"] for a in attrs] == ["train"] * 4
@@ -194,3 +194,41 @@ def test_a_call_graphstage_cannot_capture_runs_untouched(tmp_path, monkeypatch, 
     assert len(rec.session) == 0 and "converter broke" in caplog.text
     untraced, _ = _untraced(path, 4)
     assert losses == pytest.approx(_floats(untraced), rel=1e-6)
+
+
+EAGER_KERAS = '''
+import tensorflow as tf
+FRAMEWORK = "tensorflow"
+def setup():
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(8, name="d1"),
+                                 tf.keras.layers.ReLU(name="act"),
+                                 tf.keras.layers.Dense(1, name="d2")], name="net")
+    opt = tf.keras.optimizers.Adam(0.01)
+    x, y = tf.random.normal((16, 4)), tf.random.normal((16, 1))
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+    return {"step": step, "model": model, "optimizer": opt}
+'''
+
+
+def test_eager_keras_step_is_recorded_op_by_op(tmp_path):
+    path = _write(tmp_path, "eager_keras", EAGER_KERAS)
+    s = trace_script(path, 3)
+    g = s.steps[2]
+    validate(g)
+    assert g.graph["capture"] == "tf eager" and s.diff(2).empty
+    params = {a["label"]: a for _, a in g.nodes(data=True) if a["kind"] == "parameter"}
+    assert set(params) == {"net/d1/kernel", "net/d1/bias", "net/d2/kernel", "net/d2/bias"}
+    assert all(p["grad"] and p["value"] for p in params.values())
+    updates = {a["param"] for _, a in g.nodes(data=True) if a["kind"] == "update"}
+    assert set(params) <= {u.removeprefix("param:") for u in updates}
+    forward = {a["scope"] for _, a in g.nodes(data=True)
+               if a["phase"] == "forward" and a["kind"] == "op"}
+    assert {"d1", "act", "d2"} <= forward
+    untraced, _ = _untraced(path, 3)
+    assert s.losses() == pytest.approx(_floats(untraced), rel=1e-6)

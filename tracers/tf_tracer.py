@@ -1,12 +1,13 @@
 """The TensorFlow tracer: one contract step graph per step() call of a TensorFlow model script.
 
-step() runs as written (never wrapped while it calls tf.functions): every outermost tf.function
-call it makes (its own, Keras' train function, a user's) is intercepted (tracers/tf_calls.py) and
-captured as the concrete function TensorFlow really runs (traced anew or reused, and why); several
-calls in one step compose into one step graph (tracers/tf_compose.py). A step that calls no
-tf.function is wrapped in one from its second step on; a TF1 tf.Graph is run through its Session
-(see tracers/tf1_graph.py). The converted structure is cached per concrete function, so a call
-that reuses it only pays for one graph run with in-graph value summaries attached.
+step() runs as written (never wrapped in a tf.function): every outermost tf.function call it
+makes (its own, Keras' train function, a user's) is intercepted (tracers/tf_calls.py) and
+captured as the concrete function TensorFlow really runs (traced anew or reused, and why);
+several calls in one step compose into one step graph (tracers/tf_compose.py). A step that
+calls no tf.function is recorded op by op as it runs eagerly (tracers/tf_eager.py); a TF1
+tf.Graph is run through its Session (tracers/tf1_graph.py). The converted structure is cached
+per concrete function, so a call that reuses it only pays for one graph run with in-graph value
+summaries attached.
 See docs/tensorflow.md.
 """
 
@@ -35,6 +36,7 @@ from graphstage.tracers.tf_calls import (
 )
 from graphstage.tracers.tf_compose import call_attrs, compose
 from graphstage.tracers.tf_convert import Converter, Template, ValueSlot
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
 from graphstage.tracers.tf_env import default_device, import_tf, is_tf_function
 from graphstage.tracers.tf_function import (
     FunctionInfo,
@@ -444,7 +446,7 @@ class CallCapturer:
         retraced = bool(p.traced and not first)
         extra = {"concrete_function": name, "retraced": retraced,
                  "reused_concrete_function": p.reused, "retrace_reason": p.reason,
-                 "traced_new": bool(p.traced), "wrapped_eager_step": False,
+                 "traced_new": bool(p.traced),
                  "op_count": c.template.op_count, "folded_ops": c.template.folded,
                  "fold": self.fold, "values_policy": self.values}
         g, loss = build_step_graph(c, self.ms, step, outs, fetched, extra)
@@ -454,7 +456,7 @@ class CallCapturer:
 
 
 def step_graph(ms: ModelScript, i: int, records: list[CallRecord], ret: Any, *, fold: bool,
-               values: str, wrapped: bool = False) -> tuple[nx.DiGraph, float | None, float]:
+               values: str) -> tuple[nx.DiGraph, float | None, float]:
     """Step i's graph from its calls' records: (graph, loss, wall ms of the calls). The loss
     is the one call's loss, else the step's return value when it is a number, else the last
     call's."""
@@ -468,14 +470,14 @@ def step_graph(ms: ModelScript, i: int, records: list[CallRecord], ret: Any, *, 
         g.graph.update(graph_attrs(framework="tensorflow", model=ms.name, step=i,
                                    capture="tf.function", loss=loss),
                        fold=fold, values_policy=values)
-    g.graph.update(call_attrs(records), loss=loss, wrapped_eager_step=wrapped)
+    g.graph.update(call_attrs(records), loss=loss)
     return g, loss, sum(r.wall_ms for r in records)
 
 
 class FunctionTracer:
     """Traces the steps of a TensorFlow script: step() runs as written and every tf.function
-    call it makes is captured (CallCapturer); a step that calls none is wrapped in tf.function
-    from its second step on (flagged ``wrapped_eager_step``)."""
+    call it makes is captured (CallCapturer); a step that calls none is recorded op by op as it
+    runs eagerly (tracers/tf_eager.py)."""
 
     def __init__(self, ms: ModelScript, *, fold: bool = True, values: str = "auto") -> None:
         self.tf = import_tf()
@@ -485,7 +487,7 @@ class FunctionTracer:
         self.target = resolve_target(ms)
         self.calls = CallCapturer(ms, fold=fold, values=values)
         self.strict = is_tf_function(self.target.fn)  # a tf.function step must take gradients
-        self.wrapped: Any = None  # the tf.function around a step that calls none
+        self.eager: bool | None = None  # its steps are eager (no tf.function); None: not known
         self.failures: list[str] = []
 
     @property
@@ -517,60 +519,46 @@ class FunctionTracer:
         return handle
 
     def step(self, i: int) -> tuple[nx.DiGraph, float | None, float]:
-        """Run step i as written, capturing its calls: (graph, loss, wall ms of the calls)."""
-        if self.wrapped is not None:
-            return self._wrapped_step(i)
+        """Run step i as written, capturing its calls (or, for a step that calls no
+        tf.function, its eager ops): (graph, loss, wall ms of the calls or the eager step)."""
         records: list[CallRecord] = []
         self.calls.new_step()
-        with CallInterceptor(self.tf, self._handler(i, records)):
+        eager = EagerRecorder(self.tf, self.calls.variables) if self.eager is not False \
+            else contextlib.nullcontext()
+        t0 = time.perf_counter()
+        with CallInterceptor(self.tf, self._handler(i, records)), eager:
             try:
                 ret = self.target(i)
             except ScriptError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a runtime error in the user's step
                 raise _fail(self.ms, f"step {i} failed while running", exc) from None
-        if not records:
-            if self.failures:
-                raise ScriptError(f"{self.ms.where}: step {i}: no call could be captured: "
-                                  f"{self.failures[0]}"[:400])
-            return self._start_wrapped(i, ret)
-        return self._graph(i, records, ret)
+        wall = (time.perf_counter() - t0) * 1000
+        if records:
+            self.eager = False  # a step of tf.function calls: no eager recording from now on
+            self._check(records)
+            return step_graph(self.ms, i, records, ret, fold=self.fold, values=self.values)
+        if self.failures:
+            raise ScriptError(f"{self.ms.where}: step {i}: no call could be captured: "
+                              f"{self.failures[0]}"[:400])
+        if not isinstance(eager, EagerRecorder) or not eager.step.ops:
+            raise ScriptError(f"{self.ms.where}: step {i} called no tf.function and ran no "
+                              "TensorFlow op")
+        if eager.errors:
+            raise ScriptError(f"{self.ms.where}: step {i}: recording its eager ops failed: "
+                              f"{eager.errors[0]}"[:400])
+        if not eager.step.grads:
+            raise ScriptError(f"{self.ms.where}: step() computes no gradient: it never called "
+                              "tape.gradient")
+        self.eager = True
+        g, loss = eager_step_graph(eager.step, model=self.ms.name, step=i,
+                                   device=default_device(), loss=_scalar(ret))
+        return g, loss, wall
 
     def _check(self, records: list[CallRecord]) -> None:
         problems = [r.captured.problem for r in records]
         if self.strict and all(problems):
             raise ScriptError(f"{self.ms.where}: step() {problems[0]}")
-
-    def _graph(self, i: int, records: list[CallRecord], ret: Any,
-               wrapped: bool = False) -> tuple[nx.DiGraph, float | None, float]:
-        self._check(records)
-        return step_graph(self.ms, i, records, ret, fold=self.fold, values=self.values,
-                          wrapped=wrapped)
-
-    def _start_wrapped(self, i: int, ret: Any) -> tuple[nx.DiGraph, float | None, float]:
-        """step() called no tf.function and ran eagerly: from now on it runs wrapped in
-        tf.function (its Python runs once, at trace time); this step's graph is that
-        function's structure, without values."""
-        self.wrapped = self.tf.function(self.target.fn)
-        self.strict = True
-        self.calls.new_step()
-        try:
-            p = self.calls.prepare(self.wrapped, (), {})
-        except TracingFailed as exc:
-            raise _fail(self.ms, "tracing step() as a tf.function failed (an eager step that "
-                        "calls no tf.function is wrapped in one: .numpy() and Python-side "
-                        "tensor logic fail there)", exc.error) from None
-        _, rec = self.calls.execute(p, self.wrapped, i, run=False)
-        return self._graph(i, [rec], ret, wrapped=True)
-
-    def _wrapped_step(self, i: int) -> tuple[nx.DiGraph, float | None, float]:
-        self.calls.new_step()
-        p = self.calls.prepare(self.wrapped, (), {})
-        try:
-            result, rec = self.calls.execute(p, self.wrapped, i)
-        except Exception as exc:  # noqa: BLE001 - a runtime error in the user's graph
-            raise _fail(self.ms, f"step {i} failed while running", exc) from None
-        return self._graph(i, [rec], result, wrapped=True)
 
 
 def _scalar(ret: Any) -> float | None:
