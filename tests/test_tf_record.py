@@ -8,6 +8,7 @@ import pytest
 import graphstage
 from graphstage.tracers import validate
 from graphstage.tracers.tf_calls import is_intercepted
+from graphstage.tracers.tf_eager import op_callback_count
 from graphstage.tracers.tf_env import import_tf
 
 pytestmark = pytest.mark.tf
@@ -135,3 +136,40 @@ def test_graphstage_run_records_an_unmodified_tensorflow_script(tmp_path):
               if a["kind"] == "parameter"}
     assert params == {f"regressor/{p}" for p in ("body/kernel", "body/bias", "head/kernel",
                                                   "head/bias")}
+
+
+def _eager_loop(iters: int, rec_steps: int = 0):
+    tf.keras.utils.set_random_seed(3)
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4, name="d1"),
+                                 tf.keras.layers.Dense(1, name="d2")], name="net")
+    opt = tf.keras.optimizers.SGD(0.1)
+    x, y = tf.random.normal((8, 3)), tf.random.normal((8, 1))
+
+    def run():
+        out = []
+        for _ in range(iters):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            out.append(float(loss))
+        return out
+
+    if not rec_steps:
+        return run(), None
+    with graphstage.record(steps=rec_steps, model=model, optimizer=opt) as rec:
+        losses = run()
+    return losses, rec
+
+
+def test_record_a_purely_eager_loop():
+    losses, rec = _eager_loop(4, rec_steps=2)
+    assert len(rec.session) == 2 and rec.error is None and not is_intercepted()
+    assert op_callback_count() == 0
+    assert rec.session.losses() == pytest.approx(losses[:2], rel=1e-6)
+    g = rec.session.steps[1]
+    validate(g)
+    assert g.graph["capture"] == "tf eager"
+    assert {a["phase"] for _, a in g.nodes(data=True)} == {"forward", "backward", "update"}
+    assert rec.session.diff(1).empty
+    assert losses == pytest.approx(_eager_loop(4)[0], rel=1e-6)

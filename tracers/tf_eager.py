@@ -37,6 +37,12 @@ def remove_op_callback(cb: Any) -> None:
 
     op_callbacks.remove_op_callback(cb)
 
+def op_callback_count() -> int:
+    """How many op callbacks are registered (0 once every recorder is closed)."""
+    from tensorflow.python.eager import context
+
+    return len(context.context().op_callbacks)
+
 # --- end of the private API -----------------------------------------------------------------
 
 
@@ -93,6 +99,13 @@ class EagerRecorder:
         for owner, name, orig in reversed(self._patches):
             setattr(owner, name, orig)
         self._patches.clear()
+
+    def reset(self) -> EagerStep:
+        """Start a new step (the variables seen so far are kept); returns the finished one."""
+        done = self.step
+        self.step = EagerStep(variables=dict(done.variables))
+        self.phase = "forward"
+        return done
 
     def _patch(self, owner: Any, name: str, wrap: Any) -> None:
         orig = getattr(owner, name)

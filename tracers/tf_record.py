@@ -4,8 +4,8 @@ While recording, every outermost tf.function call the loop makes (its own train 
 train function under fit/train_on_batch) is captured as the tracer captures a step's calls
 (tracers/tf_tracer.py CallCapturer). A step ends after each such call that computes gradients,
 or after an eager ``optimizer.apply_gradients`` (then the step holds the calls made since the
-last step). After N steps the patches go at once and the loop runs on untouched. Steps of a
-purely eager loop (no tf.function at all) are not recorded: there is no graph to capture.
+last step, or, where there were none, the eager ops since the last step: tracers/tf_eager.py).
+After N steps the patches go at once and the loop runs on untouched.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from graphstage.tracers.errors import RecordingComplete
 from graphstage.tracers.script import ModelScript
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import CallInterceptor, CallRecord
-from graphstage.tracers.tf_env import import_tf
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
+from graphstage.tracers.tf_env import default_device, import_tf
 from graphstage.tracers.tf_tracer import CallCapturer, step_graph
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class TfRecording:
         self.pending: list[CallRecord] = []
         self._interceptor: CallInterceptor | None = None
         self._apply: tuple[Any, Any] | None = None  # (optimizer class, its apply_gradients)
-        self._warned_eager = False
+        self._eager: EagerRecorder | None = None
 
     @property
     def done(self) -> bool:
@@ -53,6 +54,8 @@ class TfRecording:
         self._interceptor = CallInterceptor(self.tf, self._handle)
         self._interceptor.__enter__()
         self._patch_apply_gradients()
+        self._eager = EagerRecorder(self.tf, self.calls.variables)
+        self._eager.__enter__()
 
     def _patch_apply_gradients(self) -> None:
         import sys
@@ -94,17 +97,20 @@ class TfRecording:
         return result
 
     def _boundary(self, ret: Any) -> None:
-        """Where a step ends: build it from the pending calls, then stop when N are done."""
+        """Where a step ends: build it from the pending calls (else the eager ops since the
+        last step), then stop when N are done."""
         records, self.pending = self.pending, []
-        if not records:
-            if not self._warned_eager:
-                log.warning("graphstage.record: an eager training step (no tf.function) is not "
-                            "recorded; decorate the train step with @tf.function")
-                self._warned_eager = True
+        eager = self._eager.reset() if self._eager is not None else None
+        if not records and (eager is None or not eager.grads):
             return
         try:
-            g, loss, wall = step_graph(self.ms, len(self.session), records, ret, fold=True,
-                                       values=self.values)
+            if records:
+                g, loss, wall = step_graph(self.ms, len(self.session), records, ret, fold=True,
+                                           values=self.values)
+            else:
+                g, loss = eager_step_graph(eager, model=self.ms.name, step=len(self.session),
+                                           device=default_device(), loss=None)
+                wall = 0.0
             self.session.add_step(g, loss=loss, wall_ms=round(wall, 3))
         except Exception as exc:  # noqa: BLE001 - the user's loop must never see our errors
             log.warning("graphstage.record stopped after %d steps: %s: %s",
@@ -118,6 +124,9 @@ class TfRecording:
                 raise RecordingComplete(f"recorded {len(self.session)} steps")
 
     def _unpatch(self) -> None:
+        if self._eager is not None:
+            self._eager.__exit__(None, None, None)
+            self._eager = None
         if self._interceptor is not None:
             self._interceptor.close()
             self._interceptor = None
