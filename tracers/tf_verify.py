@@ -25,6 +25,10 @@ def check(ms: ModelScript, steps: int) -> list[StepCheck]:
     out = []
     for i in range(steps):
         graph, _loss, _wall = tracer.step(i)
+        if graph.graph["capture"] == "tf eager" or len(graph.graph.get("calls", ())) > 1:
+            out.append(StepCheck(i, 0, 0, 0, ["eager steps and steps of several tf.function "
+                                              "calls are not verified yet"]))
+            continue
         out.append(_compare(i, graph, tracer.last.cf))
     return out
 
