@@ -43,6 +43,22 @@ def op_callback_count() -> int:
 
     return len(context.context().op_callbacks)
 
+def keras_optimizer_class() -> Any:
+    """Keras 3's optimizer base class (whose ``apply_gradients`` every optimizer runs), or None
+    where Keras 3 is not loaded."""
+    base = sys.modules.get("keras.src.optimizers.base_optimizer")
+    return getattr(base, "BaseOptimizer", None)
+
+
+def keras_scope() -> str:
+    """Keras' name-scope stack right now as a scope path, without its first level (the model
+    the step calls); "" outside Keras."""
+    state = sys.modules.get("keras.src.backend.common.global_state")
+    if state is None:
+        return ""
+    stack = state.get_global_attribute("name_scope_stack") or []
+    return "/".join(s.name for s in stack[1:])
+
 # --- end of the private API -----------------------------------------------------------------
 
 
@@ -88,9 +104,9 @@ class EagerRecorder:
     def __enter__(self) -> EagerRecorder:
         add_op_callback(self._on_op)
         self._patch(self.tf.GradientTape, "gradient", self._gradient)
-        base = sys.modules.get("keras.src.optimizers.base_optimizer")
-        if getattr(base, "BaseOptimizer", None) is not None:
-            self._patch(base.BaseOptimizer, "apply_gradients", self._apply)
+        optimizer = keras_optimizer_class()
+        if optimizer is not None:
+            self._patch(optimizer, "apply_gradients", self._apply)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -155,17 +171,9 @@ class EagerRecorder:
             op_type = op_type.decode() if isinstance(op_type, bytes) else str(op_type)
             phase = "update" if is_update_type(op_type) else self.phase
             self.step.ops.append(EagerOp(op_type, list(inputs), list(outputs or ()), phase,
-                                         _keras_scope()))
+                                         keras_scope()))
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"{type(exc).__name__}: {exc}")
-
-
-def _keras_scope() -> str:
-    state = sys.modules.get("keras.src.backend.common.global_state")
-    if state is None:
-        return ""
-    stack = state.get_global_attribute("name_scope_stack") or []
-    return "/".join(s.name for s in stack[1:])  # the traced model itself is no scope level
 
 
 _ROLE = {("forward", "forward"): "data", ("forward", "backward"): "saved",

@@ -18,7 +18,7 @@ from graphstage.tracers.errors import RecordingComplete
 from graphstage.tracers.script import ModelScript
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import CallInterceptor, CallRecord
-from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph, keras_optimizer_class
 from graphstage.tracers.tf_env import default_device, import_tf
 from graphstage.tracers.tf_tracer import CallCapturer, step_graph
 
@@ -58,10 +58,7 @@ class TfRecording:
         self._eager.__enter__()
 
     def _patch_apply_gradients(self) -> None:
-        import sys
-
-        base = sys.modules.get("keras.src.optimizers.base_optimizer")
-        cls = getattr(base, "BaseOptimizer", None)
+        cls = keras_optimizer_class()
         if cls is None:
             return
         orig = cls.apply_gradients
