@@ -541,7 +541,10 @@ class FunctionTracer:
         if self.failures:
             raise ScriptError(f"{self.ms.where}: step {i}: no call could be captured: "
                               f"{self.failures[0]}"[:400])
-        if not isinstance(eager, EagerRecorder) or not eager.step.ops:
+        if not isinstance(eager, EagerRecorder):
+            raise ScriptError(f"{self.ms.where}: step {i} called no tf.function, where the "
+                              "steps before it did (steps that mix both are not traced)")
+        if not eager.step.ops:
             raise ScriptError(f"{self.ms.where}: step {i} called no tf.function and ran no "
                               "TensorFlow op")
         if eager.errors:
