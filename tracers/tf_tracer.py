@@ -91,7 +91,6 @@ class StepTarget:
 
     fn: Any
     args: Any
-    static_args: bool
 
     def __call__(self, i: int) -> Any:
         """Run step i the way the script would."""
@@ -120,8 +119,8 @@ def resolve_target(ms: ModelScript) -> StepTarget:
             raise ScriptError(f"{ms.where}: setup()['function'] is a {type(fn).__name__}, "
                               "not a tf.function")
         args = ex.get("args", ())
-        return StepTarget(fn, args, not callable(args))
-    return StepTarget(step, (), True)
+        return StepTarget(fn, args)
+    return StepTarget(step, ())
 
 
 def _is_keras_object(obj: Any) -> bool:
