@@ -37,9 +37,10 @@ def run_case(name: str, rounds: int) -> dict:
 
     ms = load_script(example_path(name))
     tracer = FunctionTracer(ms)
-    fn = tracer.target.fn
-    args = tracer._args(0)
-    fn(*args)  # TensorFlow's own first trace (and one real step)
+    def plain_step() -> object:
+        return tracer.target(0)
+
+    plain_step()  # TensorFlow's own first trace (and one real step)
     t0 = time.perf_counter()
     tracer.step(0)  # the first capture: convert the concrete function, build its runner
     first_step = time.perf_counter() - t0
@@ -48,12 +49,12 @@ def run_case(name: str, rounds: int) -> dict:
     tracer.step(1)  # TensorFlow reuses the function: the tracer builds its reducing runner
     second_step = time.perf_counter() - t0
     for i in range(WARMUP):
-        _block(fn(*args))
+        _block(plain_step())
         tracer.step(2 + i)
     untraced, traced = [], []
     for i in range(rounds):
         t0 = time.perf_counter()
-        out = fn(*args)
+        out = plain_step()
         _block(out)
         untraced.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()

@@ -81,9 +81,11 @@ def record(
 ) -> Recording:
     """A context manager around an unchanged training loop that records its first ``steps``
     steps; ``rec.session`` is the TraceSession. PyTorch loops: a step ends at each optimizer
-    ``step()`` (or at the next forward, where no optimizer steps); after N steps the loop runs
-    on at full speed, unhooked. Names come from model/optimizer/params and the caller's
-    variables."""
+    ``step()`` (or at the next forward, where no optimizer steps); TensorFlow loops: at each
+    tf.function call that computes gradients (a ``@tf.function`` train step, Keras' train
+    function under ``fit``/``train_on_batch``) or an eager ``apply_gradients``. After N steps
+    the loop runs on at full speed, unhooked. Names come from model/optimizer/params and the
+    caller's variables."""
     from graphstage.tracers.record import Recording
 
     caller = inspect.currentframe().f_back  # type: ignore[union-attr]

@@ -106,12 +106,6 @@ def test_record_without_optimizer_splits_at_the_next_forward():
         assert len(updates) == 2  # weight and bias, updated by hand after backward
 
 
-def test_record_refuses_tensorflow_with_a_message():
-    with pytest.raises(NotImplementedError, match="graphstage.trace"):
-        with graphstage.record(steps=1, framework="tensorflow"):
-            pass
-
-
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     return subprocess.run([sys.executable, "-m", "graphstage", "run", *args], cwd=cwd, env=env,

@@ -231,23 +231,37 @@ def setup():
     assert "(8, 3)" in g2.graph["retrace_reason"]
 
 
-def test_eager_step_is_wrapped(tmp_path):
+def test_eager_step_is_recorded_as_it_runs(tmp_path):
     script = tmp_path / "eager_tf.py"
     script.write_text('''
 import tensorflow as tf
 FRAMEWORK = "tensorflow"
 def setup():
     w = tf.Variable(2.0, name="w")
+    seen = []
     def step():
         with tf.GradientTape() as tape:
             loss = w * w
         w.assign_sub(0.1 * tape.gradient(loss, w))
+        seen.append(float(loss))  # eager Python runs every step
         return loss
-    return step
+    return {"step": step, "params": {"w": w}, "seen": seen}
 ''')
-    g = trace_script(script, 2).steps[1]
-    assert g.graph["wrapped_eager_step"]
-    assert _by_name(g, "w")["grad"]["values"] == [pytest.approx(3.2)]
+    ms = load_script(script)
+    s = trace_script(ms, 2)
+    g = s.steps[1]
+    validate(g)
+    assert g.graph["capture"] == "tf eager" and g.graph["loss"] == pytest.approx(2.56)
+    w = _by_name(g, "w")
+    assert w["kind"] == "parameter" and w["value"]["values"] == [pytest.approx(1.6)]
+    assert w["grad"]["values"] == [pytest.approx(3.2)]
+    kinds = {a["kind"] for _, a in g.nodes(data=True)}
+    assert {"loss", "grad_acc", "update"} <= kinds
+    assert {a["phase"] for _, a in g.nodes(data=True)} == {"forward", "backward", "update"}
+    update = [a for _, a in g.nodes(data=True) if a["kind"] == "update"]
+    assert [u["key"] for u in update] == ["update:w"] and update[0]["param"] == "param:w"
+    assert ms.extras["seen"] == [pytest.approx(4.0), pytest.approx(2.56)]
+    assert s.diff(1).empty
 
 
 @pytest.mark.parametrize("body, message", [

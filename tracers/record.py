@@ -1,7 +1,7 @@
 """Record a user's unchanged training loop (graphstage.record) or script (graphstage run).
 
-Framework-free front: it picks the framework's recorder lazily (only PyTorch loops so far; a
-TensorFlow loop is refused with a message that points to graphstage.trace).
+Framework-free front: it picks the framework's recorder lazily (tracers/torch_record.py,
+tracers/tf_record.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ class Recording:
     """``with graphstage.record(steps=N) as rec: <training loop>``; then ``rec.session``.
 
     torch: a step ends at each optimizer ``step()`` (or, without an optimizer, where the next
-    top-level forward starts); after N steps recording stops and the loop runs on unhooked.
+    top-level forward starts). TensorFlow: a step ends at each tf.function call that computes
+    gradients (a train step, Keras' train function) or at an eager ``apply_gradients``. After
+    N steps recording stops and the loop runs on unhooked.
     """
 
     def __init__(self, steps: int, *, model: Any = None, optimizer: Any = None,
@@ -61,23 +63,25 @@ class Recording:
     def __enter__(self) -> Recording:
         framework = self.framework or _infer(self.model, self.optimizer, self.params,
                                              namespace=self.namespace())
-        if framework != "torch":
-            raise NotImplementedError(
-                "graphstage.record supports PyTorch training loops so far; for TensorFlow, "
-                "trace the step function with graphstage.trace(step, steps)")
-        from graphstage.tracers.torch_record import TorchRecording
-
+        framework = {"tf": "tensorflow", "pytorch": "torch"}.get(framework, framework)
         module = ModuleType("graphstage_recorded")
         module.__dict__.update(self.namespace())
         name = self.name or (type(self.model).__name__ if self.model is not None else
                              self.path.stem if self.path.suffix == ".py" else "recorded")
-        ms = ModelScript(path=self.path, name=name, framework="torch", step=lambda: None,
+        ms = ModelScript(path=self.path, name=name, framework=framework, step=lambda: None,
                          model=self.model, params=self.params, optimizer=self.optimizer,
                          module=module, origin=self.origin)
-        self._impl = TorchRecording(self.steps, ms)
+        if framework == "tensorflow":
+            from graphstage.tracers.tf_record import TfRecording
+
+            self._impl = TfRecording(self.steps, ms)
+        else:
+            from graphstage.tracers.torch_record import TorchRecording
+
+            self._impl = TorchRecording(self.steps, ms)
         self._impl.stop_when_done = self.stop_when_done
         self._impl.on_step = self.on_step
-        if self.wait_for_forward:
+        if self.wait_for_forward and framework == "torch":
             self._impl.start_at_first_forward(self.namespace)
         else:
             self._impl.start()
@@ -136,6 +140,17 @@ def _script_names(path: Path, module_globals: dict[str, Any]) -> dict[str, Any]:
     return names
 
 
+def _preload(framework: str) -> None:
+    """Import the framework before the script does: the recorder hooks torch (patches
+    tf.function) before the script's first step."""
+    if framework == "torch":
+        import torch  # noqa: F401
+    else:
+        from graphstage.tracers.tf_env import import_tf
+
+        import_tf()
+
+
 def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = None, *,
                finish: bool = False, on_step: Callable[[TraceSession], None] | None = None,
                ) -> tuple[TraceSession, str]:
@@ -160,8 +175,7 @@ def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = Non
     rec.stop_when_done = not finish
     rec.wait_for_forward = True
     rec.on_step = on_step
-    if framework == "torch":
-        import torch  # noqa: F401 - the recorder hooks torch before the script imports it
+    _preload(framework)
     code = compile(path.read_bytes(), str(path), "exec")
     old_argv, old_path, old_main = sys.argv, list(sys.path), sys.modules.get("__main__")
     sys.argv = [str(path), *(argv or [])]
@@ -190,5 +204,6 @@ def run_script(path: str | os.PathLike, steps: int, argv: list[str] | None = Non
             sys.modules["__main__"] = old_main
     if not rec.session.steps:
         raise ScriptError(f"{path.name}: no training step was recorded ({ended}); graphstage "
-                          "run records steps that call backward() on a module's output")
+                          "run records steps that call backward() on a module's output (torch) "
+                          "or a tf.function that computes gradients (TensorFlow)")
     return rec.session, ended

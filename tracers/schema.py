@@ -98,6 +98,7 @@ CAPTURES = (
     Value("autograd", "the PyTorch tracer: one training step run eagerly under autograd hooks"),
     Value("tf.function", "the TensorFlow tracer: the step's tf.function graph"),
     Value("tf1 graph", "the TensorFlow tracer: a TF1 tf.Graph run by Session.run"),
+    Value("tf eager", "the TensorFlow tracer: an eager step (no tf.function), op by op"),
 )
 
 FRAMEWORKS = (
@@ -135,8 +136,12 @@ GRAPH_ATTRS = (
     Attr("traced_new", (bool,), "TF: this step ran a concrete function not seen before"),
     Attr("reused_concrete_function", (bool,), "TF: this step reused an earlier step's "
          "concrete function"),
-    Attr("wrapped_eager_step", (bool,), "TF: the script's eager step was wrapped in a "
-         "tf.function by the tracer"),
+    Attr("calls", (list,), "TF: the tf.function calls the step made, in order: `{label, "
+         "function, concrete_function, traced_new, retraced, retrace_reason, "
+         "reused_concrete_function, gradients, values, wall_ms}`; with several, each `label` is "
+         "a top-level scope and prefixes its nodes' keys"),
+    Attr("eager_ops", (int,), "TF eager steps: the number of eager ops the step ran",
+         minimum=0),
     Attr("graph_ops", (int,), "TF: the number of ops in the TensorFlow graph", minimum=0),
     Attr("op_count", (int,), "TF: the number of TF ops the step graph shows", minimum=0),
     Attr("folded_ops", (dict,), "TF: variable node id -> the TF ops folded into it (handle, "

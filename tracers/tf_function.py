@@ -4,7 +4,6 @@ with summaries attached (one run per step, the same ops TensorFlow would run).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -365,14 +364,6 @@ class _Packer:
         return tf.concat(self.tiny, 0) if self.tiny else tf.zeros([0], tf.float64)
 
 
-def flatten_args(tf: Any, args: tuple, n_args: int) -> list[Any]:
-    """The tensors a concrete function takes for these Python arguments, in its order."""
-    flat = [a for a in tf.nest.flatten(args, expand_composites=True)
-            if hasattr(a, "dtype") or hasattr(a, "__array__")]
-    return [a if hasattr(a, "graph") or tf.is_tensor(a) else tf.convert_to_tensor(a)
-            for a in flat][:n_args]
-
-
 def signature_reason(old: Any, new: Any) -> str:
     """Why a new concrete function was traced, from the two input signatures."""
     if old is None:
@@ -404,6 +395,5 @@ def _flat_specs(sig: Any) -> list[str]:
     return out
 
 
-StepFn = Callable[..., Any]
 __all__ = ["FunctionInfo", "StepRunner", "TapeRecorder", "collect_variables", "describe",
-           "flatten_args", "shape_of", "signature_reason"]
+           "shape_of", "signature_reason"]

@@ -1,15 +1,20 @@
 """The TensorFlow tracer: one contract step graph per step() call of a TensorFlow model script.
 
-A tf.function step is captured as the concrete function TensorFlow really runs (traced once,
-then reused); an eager step is wrapped in tf.function first; a TF1 tf.Graph is run through its
-Session (see tracers/tf1_graph.py). The converted structure is cached per concrete function, so
-a step that reuses it only pays for one graph run with in-graph value summaries attached.
+step() runs as written (never wrapped in a tf.function): every outermost tf.function call it
+makes (its own, Keras' train function, a user's) is intercepted (tracers/tf_calls.py) and
+captured as the concrete function TensorFlow really runs (traced anew or reused, and why);
+several calls in one step compose into one step graph (tracers/tf_compose.py). A step that
+calls no tf.function is recorded op by op as it runs eagerly (tracers/tf_eager.py); a TF1
+tf.Graph is run through its Session (tracers/tf1_graph.py). The converted structure is cached
+per concrete function, so a call that reuses it only pays for one graph run with in-graph value
+summaries attached.
 See docs/tensorflow.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +27,17 @@ from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
+from graphstage.tracers.tf_calls import (
+    CallInterceptor,
+    CallRecord,
+    flat_call_inputs,
+    function_name,
+    pack_outputs,
+    tape_may_record,
+)
+from graphstage.tracers.tf_compose import call_attrs, compose
 from graphstage.tracers.tf_convert import Converter, Template, ValueSlot
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
 from graphstage.tracers.tf_env import default_device, import_tf, is_tf_function
 from graphstage.tracers.tf_function import (
     FunctionInfo,
@@ -30,7 +45,6 @@ from graphstage.tracers.tf_function import (
     TapeRecorder,
     collect_variables,
     describe,
-    flatten_args,
     signature_reason,
     tf_variable,
 )
@@ -48,6 +62,7 @@ from graphstage.tracers.tf_values import (
 )
 
 Progress = Callable[[int, int, str], None]
+log = logging.getLogger(__name__)
 
 # A reused concrete function of at most this many ops gets the runner that summarises in-graph:
 # it saves the per-tensor Python work that dominates small, fast steps (dynamicnet_tf: 1.4x ->
@@ -69,16 +84,21 @@ class Captured:
     fills: list[tuple[str, list[tuple[str, int]]]]   # node -> (attribute, summary index)
     loss_index: int | None
     first_capture_s: float
+    problem: str | None = None   # why this function computes no gradient (None: it does)
 
 
 @dataclass
 class StepTarget:
-    """The tf.function a script's steps run and how to get each step's arguments."""
+    """What one step runs: the script's step() as written, or setup()'s 'function' called with
+    its 'args' (a tuple, or callable(step_index) -> tuple)."""
 
     fn: Any
-    args: Any            # tuple, or callable(step_index) -> tuple
-    wrapped: bool        # an eager step() wrapped in tf.function by the tracer
-    static_args: bool
+    args: Any
+
+    def __call__(self, i: int) -> Any:
+        """Run step i the way the script would."""
+        a = self.args(i) if callable(self.args) else self.args
+        return self.fn(*(tuple(a) if isinstance(a, (list, tuple)) else (a,)))
 
 
 def _fail(ms: ModelScript, what: str, exc: BaseException) -> ScriptError:
@@ -87,9 +107,10 @@ def _fail(ms: ModelScript, what: str, exc: BaseException) -> ScriptError:
                        user_traceback(exc, ms.path))
 
 
-def resolve_target(tf: Any, ms: ModelScript) -> StepTarget:
-    """Find the tf.function to trace (the step itself, extras['function'], Keras fit's train
-    function, or the eager step wrapped in tf.function)."""
+def resolve_target(ms: ModelScript) -> StepTarget:
+    """What a step runs: setup()['function'] with its 'args', else the script's step() (an
+    eager step and a tf.function step alike run as written; 'fit_data' is no longer needed:
+    the Keras train function step() calls is recorded)."""
     ex = ms.extras
     step = ms.step
     if _is_keras_object(step):
@@ -101,56 +122,14 @@ def resolve_target(tf: Any, ms: ModelScript) -> StepTarget:
             raise ScriptError(f"{ms.where}: setup()['function'] is a {type(fn).__name__}, "
                               "not a tf.function")
         args = ex.get("args", ())
-        return StepTarget(fn, args, False, not callable(args))
-    if "fit_data" in ex:
-        fn = keras_train_function(ms)
-        return StepTarget(fn, (tuple(ex["fit_data"]),), False, True)
-    if is_tf_function(step):
-        return StepTarget(step, (), False, True)
-    return StepTarget(tf.function(step), (), True, True)
+        return StepTarget(fn, args)
+    return StepTarget(step, ())
 
 
 def _is_keras_object(obj: Any) -> bool:
     mod = type(obj).__module__ or ""
     return mod.startswith(("keras", "tf_keras")) and hasattr(obj, "trainable_variables") and \
         hasattr(obj, "call")
-
-
-def keras_train_function(ms: ModelScript) -> Any:
-    """The tf.function Keras' fit() runs per batch (one_step_on_data) for a compiled model."""
-    model = ms.model
-    if model is None or not hasattr(model, "make_train_function"):
-        raise ScriptError(f"{ms.where}: 'fit_data' needs 'model': a compiled Keras model")
-    if getattr(model, "optimizer", None) is None:
-        raise ScriptError(f"{ms.where}: the Keras model is not compiled (call "
-                          "model.compile(...) in setup())")
-    train = model.make_train_function()
-    one = _find_in_closures(train, "one_step_on_data", depth=3)
-    if one is not None:
-        return one
-    import_tf()
-    import tensorflow as tf
-
-    return tf.function(model.train_step)
-
-
-def _find_in_closures(fn: Any, name: str | None, depth: int) -> Any:
-    """The tf.function bound to `name` in fn's closure, looking through wrapper functions."""
-    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
-    if code is None or depth < 0:
-        return None
-    for var, cell in zip(code.co_freevars, cells, strict=False):
-        try:
-            val = cell.cell_contents
-        except ValueError:
-            continue
-        if var == name and is_tf_function(val):
-            return val
-        if var == name and callable(val):
-            return _find_in_closures(val, None, depth - 1)
-        if name is None and is_tf_function(val):
-            return val  # the tf.function a wrapper (e.g. Keras' _autoconvert_optionals) calls
-    return None
 
 
 def _resolve_function(graph: Any) -> Callable[[str], Any]:
@@ -174,7 +153,7 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
     """Convert a concrete function and build its runner (done once per concrete function)."""
     t0 = time.perf_counter()
     info = describe(tf, cf, variables, records, ms.optimizer)
-    _check_gradients(ms, info, cf, bool(records))
+    problem = gradient_problem(info, cf, bool(records))
     if scope_records:
         var_names = {id(tf_variable(v).handle): info.spec.variables[h].name
                      for h, v in info.var_by_handle_op.items()}
@@ -219,7 +198,7 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
     g.graph["graph_ops"] = len(cf.graph.get_operations())
     return Captured(cf, info, tmpl, runner, plan, list(fills.items()),
                     index.get(info.loss_tensor or ""),
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, problem)
 
 
 def _runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
@@ -262,35 +241,42 @@ def _const_value(tf: Any, graph: Any, op_name: str) -> Any:
         return None
 
 
-def _check_gradients(ms: ModelScript, info: FunctionInfo, cf: Any, recorded: bool) -> None:
-    """A step must compute a gradient: raise a clear error when the tape watched nothing."""
+def gradient_problem(info: FunctionInfo, cf: Any, recorded: bool) -> str | None:
+    """Why a concrete function computes no gradient (None when it does): the tape watched
+    nothing, or its graph has no gradient ops."""
     spec = info.spec
     grads = list(spec.grad_tensors.values()) + list(spec.input_grads.values())
     if recorded and spec.grad_tensors and not any(grads):
-        raise ScriptError(f"{ms.where}: step() computes no gradient: tape.gradient returned "
-                          "None for every source (did the tape watch nothing, e.g. "
-                          "watch_accessed_variables=False without tape.watch?)")
-    if not recorded:
+        return ("computes no gradient: tape.gradient returned None for every source (did the "
+                "tape watch nothing, e.g. watch_accessed_variables=False without tape.watch?)")
+    if not recorded or not spec.grad_tensors:
         from graphstage.tracers.tf_convert import is_grad_name
 
         if not any(is_grad_name(op.name) for op in cf.graph.get_operations()) and \
                 not _has_nested_gradients(cf):
-            raise ScriptError(f"{ms.where}: step() computes no gradient: its graph has no "
-                              "gradient ops (use tf.GradientTape and tape.gradient in step())")
+            return ("computes no gradient: its graph has no gradient ops (use tf.GradientTape "
+                    "and tape.gradient in step())")
+    return None
 
 
 def _has_nested_gradients(cf: Any) -> bool:
-    return any("gradient" in f.signature.name or "grad" in f.signature.name
+    """A called function body (Keras' one_step_on_data inside its iterator function) takes
+    gradients."""
+    from graphstage.tracers.tf_convert import is_grad_name
+
+    return any("grad" in f.signature.name or any(is_grad_name(n.name) for n in f.node_def)
                for f in cf.graph.as_graph_def().library.function)
 
 
-def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any, fetched: Fetched,
-                     extra: dict[str, Any]) -> tuple[nx.DiGraph, float | None]:
-    """The template's structure with this step's values, gradients and graph attrs."""
-    summaries = fetched.summaries()
-    g = step_copy(c.template.graph, c.fills, summaries)
+def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any,
+                     fetched: Fetched | None, extra: dict[str, Any]) -> tuple[nx.DiGraph,
+                                                                              float | None]:
+    """The template's structure with this step's values, gradients and graph attrs (no
+    values where nothing was fetched: a call TensorFlow ran itself)."""
+    summaries = fetched.summaries() if fetched is not None else []
+    g = step_copy(c.template.graph, c.fills if fetched is not None else [], summaries)
     loss = None
-    d = summaries[c.loss_index] if c.loss_index is not None else {}
+    d = summaries[c.loss_index] if c.loss_index is not None and summaries else {}
     if "mean" in d:
         loss = float(d["mean"]) * (1 if not d["shape"] else _numel(d["shape"]))
     elif outs:
@@ -332,84 +318,258 @@ def _numel(shape: list[int]) -> int:
     return n
 
 
+class TracingFailed(Exception):
+    """The user's function raised while TensorFlow traced it (the program's own error)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Prepared:
+    """One call, ready to run: its function, concrete function and capture."""
+
+    fn: Any
+    cf: Any
+    traced: bool
+    c: Captured
+    flat: list[Any]
+    name: str
+    label: str
+    reason: str | None
+    reused: bool
+
+
+class CallCapturer:
+    """Captures tf.function calls one at a time: the concrete function each call runs (traced
+    anew or not, and why), its capture (cached per concrete function) and its instrumented run,
+    which gives the call's step graph and exactly the outputs the call would return."""
+
+    def __init__(self, ms: ModelScript, *, fold: bool, values: str) -> None:
+        self.tf = import_tf()
+        self.ms, self.fold, self.values = ms, fold, values
+        self.timing = timing_mode(ms.extras, ms.where)
+        self.variables = collect_variables(ms.params, ms.model, ms.optimizer,
+                                           ms.extras.get("variables"))
+        self.cache: dict[int, Captured] = {}
+        self.prev: dict[int, tuple[Any, Any]] = {}  # id(function) -> (function, last cf)
+        self.labels: dict[str, int] = {}
+        self.last: Captured | None = None
+
+    def new_step(self) -> None:
+        """Number the calls of a new step from 0 again (their labels)."""
+        self.labels.clear()
+
+    def concrete(self, fn: Any, args: tuple, kwds: dict) -> tuple[Any, bool, list, list]:
+        """The concrete function of this call, whether it was newly traced, the tape records
+        and Keras name scopes of that trace (a call without arguments is looked up once)."""
+        prev = self.prev.get(id(fn))
+        if prev is not None and prev[0] is fn and not args and not kwds:
+            return prev[1], False, [], []
+        before = fn.experimental_get_tracing_count()
+        try:
+            with TapeRecorder(self.tf) as rec, KerasScopeRecorder(self.tf) as scopes:
+                cf = fn.get_concrete_function(*args, **kwds)
+        except Exception as exc:  # noqa: BLE001 - the user's function failed to trace
+            raise TracingFailed(exc) from exc
+        return cf, fn.experimental_get_tracing_count() > before, rec.records, scopes.records
+
+    def prepare(self, fn: Any, args: tuple, kwds: dict) -> Prepared:
+        """Everything before running the call (raises TracingFailed for the user's errors,
+        anything else for graphstage's)."""
+        cf, traced, records, scopes = self.concrete(fn, args, kwds)
+        c = self.cache.get(id(cf))
+        if c is None or c.cf is not cf:
+            c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
+                        values=self.values, scope_records=scopes)
+            self.cache[id(cf)] = c
+        flat = flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
+        prev = self.prev.get(id(fn))
+        prev_cf = prev[1] if prev is not None else None
+        reused = prev_cf is cf
+        if reused and not c.runner.reduces and \
+                c.template.graph.graph["graph_ops"] <= REDUCE_MAX_OPS:
+            c.runner = c.runner.reducing()  # reused: worth the one-off cost of the faster runner
+        name = function_name(fn)
+        n = self.labels.get(name, 0)
+        self.labels[name] = n + 1
+        return Prepared(fn, cf, traced, c, flat, name, name if n == 0 else f"{name}#{n}",
+                        None if reused else signature_reason(prev_cf, cf), reused)
+
+    def execute(self, p: Prepared, call: Callable[[], Any], step: int, *,
+                run: bool = True, safe: bool = False) -> tuple[Any, CallRecord | None]:
+        """Run the call through the instrumented runner (through TensorFlow itself while a
+        gradient tape could record it; not at all without ``run``): its result and record.
+        Errors of the run are the program's and propagate; with ``safe`` an error building the
+        record after the run is logged and gives no record."""
+        first = self.prev.get(id(p.fn)) is None
+        self.prev[id(p.fn)] = (p.fn, p.cf)
+        outs = fetched = result = None
+        wall = 0.0
+        if run and tape_may_record():
+            t0 = time.perf_counter()
+            result = call()
+            wall = (time.perf_counter() - t0) * 1000
+        elif run:
+            outs, fetched, wall = self._run(p)
+            result = pack_outputs(p.cf, outs)
+        try:
+            return result, self._record(p, step, outs, fetched, wall, first)
+        except Exception as exc:
+            if not safe:
+                raise
+            log.warning("graphstage could not record a call of %s: %s: %s", p.name,
+                        type(exc).__name__, exc)
+            return result, None
+
+    def _run(self, p: Prepared) -> tuple[Any, Fetched, float]:
+        c = p.c
+        recorder = OrderRecorder(self.tf) if wants_profile(c.template.graph.graph, self.timing) \
+            else contextlib.nullcontext()
+        with recorder:
+            t0 = time.perf_counter()
+            outs, fetched = c.runner(p.flat)
+            wall = (time.perf_counter() - t0) * 1000
+        if isinstance(recorder, OrderRecorder):
+            _runtime_order(c, recorder, self.timing, fetched)
+        return outs, fetched, wall
+
+    def _record(self, p: Prepared, step: int, outs: Any, fetched: Fetched | None, wall: float,
+                first: bool) -> CallRecord:
+        c = p.c
+        name = p.cf.name.decode() if isinstance(p.cf.name, bytes) else str(p.cf.name)
+        retraced = bool(p.traced and not first)
+        extra = {"concrete_function": name, "retraced": retraced,
+                 "reused_concrete_function": p.reused, "retrace_reason": p.reason,
+                 "traced_new": bool(p.traced),
+                 "op_count": c.template.op_count, "folded_ops": c.template.folded,
+                 "fold": self.fold, "values_policy": self.values}
+        g, loss = build_step_graph(c, self.ms, step, outs, fetched, extra)
+        self.last = c
+        return CallRecord(p.label, p.name, name, bool(p.traced), retraced, p.reason, p.reused,
+                          g, loss, wall, c.problem is None, fetched is not None, c)
+
+
+def step_graph(ms: ModelScript, i: int, records: list[CallRecord], ret: Any, *, fold: bool,
+               values: str) -> tuple[nx.DiGraph, float | None, float]:
+    """Step i's graph from its calls' records: (graph, loss, wall ms of the calls). The loss
+    is the one call's loss, else the step's return value when it is a number, else the last
+    call's."""
+    g = compose([(r.label, r.graph) for r in records])
+    loss = records[0].loss if len(records) == 1 else None
+    if loss is None:
+        loss = _scalar(ret)
+    if loss is None:
+        loss = next((r.loss for r in reversed(records) if r.loss is not None), None)
+    if len(records) > 1:
+        g.graph.update(graph_attrs(framework="tensorflow", model=ms.name, step=i,
+                                   capture="tf.function", loss=loss),
+                       fold=fold, values_policy=values)
+    g.graph.update(call_attrs(records), loss=loss)
+    return g, loss, sum(r.wall_ms for r in records)
+
+
 class FunctionTracer:
-    """Traces the steps of a tf.function target, caching captures per concrete function."""
+    """Traces the steps of a TensorFlow script: step() runs as written and every tf.function
+    call it makes is captured (CallCapturer); a step that calls none is recorded op by op as it
+    runs eagerly (tracers/tf_eager.py)."""
 
     def __init__(self, ms: ModelScript, *, fold: bool = True, values: str = "auto") -> None:
         self.tf = import_tf()
         self.ms = ms
         self.fold = fold
         self.values = values
-        self.timing = timing_mode(ms.extras, ms.where)
-        self.target = resolve_target(self.tf, ms)
-        self.variables = collect_variables(ms.params, ms.model, ms.optimizer,
-                                           ms.extras.get("variables"))
-        self.cache: dict[int, Captured] = {}
-        self.prev_cf: Any = None
-        self.last: Captured | None = None
-        self.scope_records: list = []
+        self.target = resolve_target(ms)
+        self.calls = CallCapturer(ms, fold=fold, values=values)
+        self.strict = is_tf_function(self.target.fn)  # a tf.function step must take gradients
+        self.eager: bool | None = None  # its steps are eager (no tf.function); None: not known
+        self.failures: list[str] = []
 
-    def _args(self, i: int) -> tuple:
-        a = self.target.args
-        a = a(i) if callable(a) else a
-        return tuple(a) if isinstance(a, (list, tuple)) else (a,)
+    @property
+    def last(self) -> Captured | None:
+        """The capture of the last call run."""
+        return self.calls.last
 
-    def concrete(self, args: tuple) -> tuple[Any, bool, list]:
-        """The concrete function these args run, whether it was newly traced, tape records
-        (the Keras name scopes entered while tracing go to self.scope_records)."""
-        fn = self.target.fn
-        if self.target.static_args and self.prev_cf is not None:
-            return self.prev_cf, False, []
-        before = fn.experimental_get_tracing_count()
-        try:
-            with TapeRecorder(self.tf) as rec, KerasScopeRecorder(self.tf) as scopes:
-                cf = fn.get_concrete_function(*args)
-            self.scope_records = scopes.records
-        except ScriptError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's function failed to trace
-            hint = " (an eager step is wrapped in tf.function: .numpy() and Python-side " \
-                   "tensor logic fail there)" if self.target.wrapped else ""
-            raise _fail(self.ms, f"tracing step() as a tf.function failed{hint}", exc) from None
-        return cf, fn.experimental_get_tracing_count() > before, rec.records
+    @property
+    def cache(self) -> dict[int, Captured]:
+        """Captures by id(concrete function)."""
+        return self.calls.cache
+
+    def _handler(self, i: int, records: list[CallRecord]) -> Any:
+        def handle(fn: Any, args: tuple, kwds: dict, call: Callable[[], Any]) -> Any:
+            try:
+                p = self.calls.prepare(fn, args, kwds)
+            except TracingFailed as exc:
+                raise _fail(self.ms, f"tracing {function_name(fn)}() as a tf.function failed",
+                            exc.error) from None
+            except Exception as exc:  # noqa: BLE001 - graphstage's failure: run it untouched
+                self.failures.append(f"{function_name(fn)}: {type(exc).__name__}: {exc}")
+                log.warning("graphstage could not capture a call of %s (%s: %s); it ran "
+                            "untraced", function_name(fn), type(exc).__name__, exc)
+                return call()
+            result, rec = self.calls.execute(p, call, i)
+            records.append(rec)  # type: ignore[arg-type] - not safe: always a record
+            return result
+
+        return handle
 
     def step(self, i: int) -> tuple[nx.DiGraph, float | None, float]:
-        """Run and capture step i: (graph, loss, wall ms of the step run)."""
-        args = self._args(i)
-        cf, traced, records = self.concrete(args)
-        c = self.cache.get(id(cf))
-        if c is None or c.cf is not cf:
-            c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
-                        values=self.values, scope_records=self.scope_records)
-            self.scope_records = []  # they hold the graph and its layers
-            self.cache[id(cf)] = c
-        flat = flatten_args(self.tf, args, c.info.n_args) if c.info.n_args else []
-        reused = self.prev_cf is cf
-        reason = None if reused else signature_reason(self.prev_cf, cf)
-        if reused and not c.runner.reduces and \
-                c.template.graph.graph["graph_ops"] <= REDUCE_MAX_OPS:
-            c.runner = c.runner.reducing()  # reused: worth the one-off cost of the faster runner
-        recorder = OrderRecorder(self.tf) if wants_profile(c.template.graph.graph, self.timing) \
+        """Run step i as written, capturing its calls (or, for a step that calls no
+        tf.function, its eager ops): (graph, loss, wall ms of the calls or the eager step)."""
+        records: list[CallRecord] = []
+        self.calls.new_step()
+        eager = EagerRecorder(self.tf, self.calls.variables) if self.eager is not False \
             else contextlib.nullcontext()
-        try:
-            with recorder:
-                t0 = time.perf_counter()
-                outs, fetched = c.runner(flat)
-                wall = (time.perf_counter() - t0) * 1000
-        except Exception as exc:  # noqa: BLE001 - a runtime error in the user's graph
-            raise _fail(self.ms, f"step {i} failed while running", exc) from None
-        if isinstance(recorder, OrderRecorder):
-            _runtime_order(c, recorder, self.timing, fetched)
-        name = cf.name.decode() if isinstance(cf.name, bytes) else str(cf.name)
-        extra = {"concrete_function": name, "retraced": bool(traced and self.prev_cf is not None),
-                 "reused_concrete_function": reused, "retrace_reason": reason,
-                 "traced_new": bool(traced), "wrapped_eager_step": self.target.wrapped,
-                 "op_count": c.template.op_count, "folded_ops": c.template.folded,
-                 "fold": self.fold, "values_policy": self.values}
-        g, loss = build_step_graph(c, self.ms, i, outs, fetched, extra)
-        self.prev_cf = cf
-        self.last = c
+        t0 = time.perf_counter()
+        with CallInterceptor(self.tf, self._handler(i, records)), eager:
+            try:
+                ret = self.target(i)
+            except ScriptError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a runtime error in the user's step
+                raise _fail(self.ms, f"step {i} failed while running", exc) from None
+        wall = (time.perf_counter() - t0) * 1000
+        if records:
+            self.eager = False  # a step of tf.function calls: no eager recording from now on
+            self._check(records)
+            return step_graph(self.ms, i, records, ret, fold=self.fold, values=self.values)
+        if self.failures:
+            raise ScriptError(f"{self.ms.where}: step {i}: no call could be captured: "
+                              f"{self.failures[0]}"[:400])
+        if not isinstance(eager, EagerRecorder):
+            raise ScriptError(f"{self.ms.where}: step {i} called no tf.function, where the "
+                              "steps before it did (steps that mix both are not traced)")
+        if not eager.step.ops:
+            raise ScriptError(f"{self.ms.where}: step {i} called no tf.function and ran no "
+                              "TensorFlow op")
+        if eager.errors:
+            raise ScriptError(f"{self.ms.where}: step {i}: recording its eager ops failed: "
+                              f"{eager.errors[0]}"[:400])
+        if not eager.step.grads:
+            raise ScriptError(f"{self.ms.where}: step() computes no gradient: it never called "
+                              "tape.gradient")
+        self.eager = True
+        g, loss = eager_step_graph(eager.step, model=self.ms.name, step=i,
+                                   device=default_device(), loss=_scalar(ret))
         return g, loss, wall
+
+    def _check(self, records: list[CallRecord]) -> None:
+        problems = [r.captured.problem for r in records]
+        if self.strict and all(problems):
+            raise ScriptError(f"{self.ms.where}: step() {problems[0]}")
+
+
+def _scalar(ret: Any) -> float | None:
+    """The step's return value as a float, when it is one number (a loss)."""
+    try:
+        if hasattr(ret, "numpy"):
+            ret = ret.numpy()
+        if hasattr(ret, "size") and getattr(ret, "size", 0) != 1:
+            return None
+        return float(ret.item() if hasattr(ret, "item") else ret)
+    except (TypeError, ValueError):
+        return None
 
 
 def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,

@@ -25,8 +25,11 @@ def check(ms: ModelScript, steps: int) -> list[StepCheck]:
     out = []
     for i in range(steps):
         graph, _loss, _wall = tracer.step(i)
-        cf, _, _ = tracer.concrete(tracer._args(i))
-        out.append(_compare(i, graph, cf))
+        if graph.graph["capture"] == "tf eager" or len(graph.graph.get("calls", ())) > 1:
+            out.append(StepCheck(i, 0, 0, 0, ["eager steps and steps of several tf.function "
+                                              "calls are not verified yet"]))
+            continue
+        out.append(_compare(i, graph, tracer.last.cf))
     return out
 
 

@@ -35,7 +35,7 @@ def setup() -> dict[str, Any]:
         """One fit() step on the batch: Keras' train function, as model.fit runs it."""
         return model.train_function([data])["loss"]
 
-    return {"step": step, "model": model, "optimizer": model.optimizer, "fit_data": data}
+    return {"step": step, "model": model, "optimizer": model.optimizer}
 
 
 if __name__ == "__main__":

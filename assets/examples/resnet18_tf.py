@@ -62,7 +62,7 @@ def setup() -> dict[str, Any]:
         """One fit() step on the batch."""
         return model.train_function([data])["loss"]
 
-    return {"step": step, "model": model, "optimizer": model.optimizer, "fit_data": data}
+    return {"step": step, "model": model, "optimizer": model.optimizer}
 
 
 if __name__ == "__main__":

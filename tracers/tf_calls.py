@@ -1,0 +1,144 @@
+"""The tf.function calls a step makes: an interceptor around ``tf.function``'s call path.
+
+While a step runs as written (eagerly), every outermost call of a ``tf.function`` (one made
+eagerly, not while another function is being traced) goes to a handler, which may run the
+function its own way (graphstage's instrumented runner) and must return exactly what the call
+would have returned. Calls made while TensorFlow traces (nested functions), calls made from
+inside the handler, and every call once the interceptor is closed go straight to TensorFlow.
+See docs/tensorflow.md ("Steps of any shape").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
+# tf.function's class, how its __call__ binds Python arguments to the concrete function's flat
+# tensor inputs, how a concrete function packs its flat outputs, and whether a gradient tape
+# could record a call: polymorphic_function.Function, function_type_utils, record.
+
+
+def function_class() -> type:
+    """The class behind ``tf.function`` (whose ``__call__`` the interceptor wraps)."""
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    return polymorphic_function.Function
+
+
+def flat_call_inputs(fn: Any, cf: Any, args: tuple, kwds: dict) -> list[Any]:
+    """The flat tensors ``fn(*args, **kwds)`` passes to its concrete function ``cf``, bound the
+    way ``Function._call`` and ``tracing_compilation.call_function`` bind them."""
+    from tensorflow.python.eager.polymorphic_function import function_type_utils
+
+    bound = function_type_utils.canonicalize_function_inputs(
+        args, kwds, fn._function_type, fn._default_values, fn._is_pure)  # noqa: SLF001
+    ftype = cf.function_type
+    return list(ftype.unpack_inputs(ftype.bind(*bound.args, **bound.kwargs)))
+
+
+def pack_outputs(cf: Any, flat: list[Any]) -> Any:
+    """The structured result a call of ``cf`` returns for its flat graph outputs."""
+    return cf.function_type.pack_output(list(flat))
+
+
+def tape_may_record() -> bool:
+    """True while a gradient tape (or forward accumulator) is active: a call must then run
+    through TensorFlow, which tells the tape about the variables it reads and records it."""
+    from tensorflow.python.eager import record
+
+    return bool(record.could_possibly_record())
+
+# --- end of the private API -----------------------------------------------------------------
+
+
+Handler = Callable[[Any, tuple, dict, Callable[[], Any]], Any]
+
+
+class CallInterceptor:
+    """Context manager: while open, each outermost eager ``tf.function`` call made on the thread
+    that opened it goes to ``handler(fn, args, kwds, call)``, where ``call()`` runs the original
+    call (calls on other threads, e.g. tf.data's, go straight to TensorFlow)."""
+
+    def __init__(self, tf: Any, handler: Handler) -> None:
+        self.tf = tf
+        self.handler = handler
+        self.busy = False
+        self.active = False
+        self._thread = threading.get_ident()
+        self._cls: Any = None
+        self._orig: Any = None
+
+    def __enter__(self) -> CallInterceptor:
+        tf = self.tf
+        cls = self._cls = function_class()
+        orig = self._orig = cls.__call__
+        state = self
+        self._thread = threading.get_ident()
+
+        def __call__(fn: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N807
+            if state.busy or not state.active or threading.get_ident() != state._thread or \
+                    not tf.executing_eagerly() or tf.config.functions_run_eagerly():
+                return orig(fn, *args, **kwds)
+            state.busy = True
+            try:
+                return state.handler(fn, args, kwds, lambda: orig(fn, *args, **kwds))
+            finally:
+                state.busy = False
+
+        __call__.graphstage_interceptor = True  # type: ignore[attr-defined]
+        cls.__call__ = __call__
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Put tf.function's own call back (idempotent)."""
+        self.active = False
+        if self._cls is not None:
+            self._cls.__call__ = self._orig
+            self._cls = None
+
+
+def is_intercepted() -> bool:
+    """True while some interceptor has tf.function's call path patched."""
+    return bool(getattr(function_class().__call__, "graphstage_interceptor", False))
+
+
+def function_name(fn: Any) -> str:
+    """A tf.function's Python name (``train_step``, ``one_step_on_data``)."""
+    py = getattr(fn, "python_function", None)
+    name = getattr(py, "__name__", None) or getattr(fn, "__name__", None) or "function"
+    return str(name)
+
+
+@dataclass
+class CallRecord:
+    """One intercepted call: which function ran, its concrete function, whether TensorFlow
+    traced it anew and why, and the call's step graph."""
+
+    label: str              # function name, '#n' for its n-th call within one step
+    function: str
+    concrete_function: str
+    traced_new: bool
+    retraced: bool
+    retrace_reason: str | None
+    reused: bool            # the same concrete function as this function's previous call
+    graph: Any
+    loss: float | None
+    wall_ms: float
+    gradients: bool         # its graph computes gradients (a training call)
+    values: bool = True     # values were summarised (False: a tape recorded it outside)
+    captured: Any = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The plain-data description kept in the step graph's ``calls`` attribute."""
+        return {"label": self.label, "function": self.function,
+                "concrete_function": self.concrete_function, "traced_new": self.traced_new,
+                "retraced": self.retraced, "retrace_reason": self.retrace_reason,
+                "reused_concrete_function": self.reused, "gradients": self.gradients,
+                "values": self.values, "wall_ms": round(self.wall_ms, 3)}
