@@ -96,7 +96,9 @@ class Player(QObject):
         """Swap the schedule (new step or collapse state) and redraw at the same or zero time."""
         self.schedule = schedule
         t = self.t if keep_time else 0.0
-        self._reset()
+        if schedule is None:
+            self._reset()
+        self._states = {}   # seek() starts from a clean slate (one pass over the boxes)
         self.seek(t)
 
     def _reset(self) -> None:

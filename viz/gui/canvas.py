@@ -135,19 +135,27 @@ class GraphCanvas(NavigableView):
             it.update()
         self.detail.set_content(self.edges, self.clusters, theme, self.nodes)
 
+    def content_rect(self) -> QRectF:
+        """The laid-out graph with its boxes' glow (no walk over thousands of items)."""
+        if self.layout_ is None:
+            return super().content_rect()
+        return QRectF(-8, -8, self.layout_.width + 16, self.layout_.height + 16)
+
     def zoom_changed(self) -> None:
         self.detail.zoom(self.transform().m11())
 
     def show_graph(self, display: DisplayGraph, layout: Layout, morph: bool = False,
-                   added: set[str] | None = None) -> None:
+                   added: set[str] | None = None,
+                   premade: dict[str, NodeItem] | None = None) -> None:
         """Show display at layout; morph=True glides kept boxes and fades others in and out
-        (big changes are shown at once)."""
+        (big changes are shown at once); premade: new box items made ahead (ItemStager)."""
         if self._morph is not None:
             self._morph.finish()
         scene = self.scene()
         old_other = [*self._arrows(), *self.clusters.values()]
         self.display, self.layout_ = display, layout
-        rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added)
+        rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added,
+                              premade)
         morph = morph and rec.size <= MORPH_MAX_ITEMS
         self.nodes = rec.nodes
         self.edges, self.clusters = static_items(self.detail, display, layout, self.theme)

@@ -154,6 +154,15 @@ class ArrowIndex:
                 self.grid.setdefault(cell, []).append(a)
         self.levels = sorted({k[0] for k in self.grid})
         self.rect = rect
+        # every arrow as a straight tail-to-tip line, one path per role: the far-away backdrop
+        self.hairlines: dict[str, QPainterPath] = {}
+        for a in self.arrows.values():
+            path = self.hairlines.get(a.role)
+            if path is None:
+                path = self.hairlines[a.role] = QPainterPath()
+            tail, tip = a.line()
+            path.moveTo(tail)
+            path.lineTo(tip)
 
     @classmethod
     def of(cls, display: Any, layout: Any) -> ArrowIndex:
@@ -208,13 +217,10 @@ class EdgeLayer(QGraphicsItem):
         a = self._arrows.get(key)
         return a.geometry()[0] if a is not None else None
 
-    def lines(self) -> Iterator[tuple[QColor, QPointF, QPointF]]:
-        """Every arrow as (colour, tail, tip): the far-away backdrop's hairlines."""
-        colours: dict[str, QColor] = {}
-        for a in self._arrows.values():
-            c = colours.get(a.role) or colours.setdefault(a.role, arrow_color(a.role, self.theme))
-            tail, tip = a.line()
-            yield c, tail, tip
+    def hairlines(self) -> list[tuple[QColor, QPainterPath]]:
+        """Every arrow as a straight tail-to-tip line, one path per colour (far away)."""
+        return [(arrow_color(role, self.theme), path)
+                for role, path in self.index.hairlines.items()]
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

@@ -108,14 +108,9 @@ class Backdrop(QGraphicsItem):
     def set_content(self, edges: EdgeLayer | None, frames: Iterable[ClusterItem],
                     theme: Theme) -> None:
         """Draw these arrows (tail to tip, in their colours) over these frames."""
-        paths: dict[int, tuple[QColor, QPainterPath]] = {}
-        for color, a, b in edges.lines() if edges is not None else ():
-            _, path = paths.setdefault(color.rgba(), (color, QPainterPath()))
-            path.moveTo(a)
-            path.lineTo(b)
         self.prepareGeometryChange()
         self.theme = theme
-        self._paths = list(paths.values())
+        self._paths = edges.hairlines() if edges is not None else []
         self._frames = sorted(frames, key=lambda c: -c.rect.width() * c.rect.height())
         rect = QRectF()
         for _, path in self._paths:
@@ -130,7 +125,10 @@ class Backdrop(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        lod = screen_scale(painter, option)
+        self.draw(painter, screen_scale(painter, option))
+
+    def draw(self, painter: QPainter, lod: float) -> None:
+        """Frames (titles where legible at lod) under hairline arrows."""
         if self.theme is not None:
             for c in self._frames:
                 paint_frame(painter, lod, c.rect, c.phase, c.title, c.nested, self.theme)
@@ -139,6 +137,21 @@ class Backdrop(QGraphicsItem):
         for color, path in self._paths:
             painter.setPen(QPen(color, 0))
             painter.drawPath(path)
+
+
+def draw_boxes(painter: QPainter, items: Iterable[NodeItem]) -> None:
+    """Boxes as plain rectangles in their far-away colours, one drawRects per colour."""
+    buckets: dict[int, tuple[QColor, list[QRectF]]] = {}
+    for it in items:
+        colour = it.far_fill()
+        p = it.pos()
+        buckets.setdefault(colour.rgba(), (colour, []))[1].append(
+            QRectF(p.x() - it.w / 2, p.y() - it.h / 2, it.w, it.h))
+    painter.setRenderHint(ANTIALIAS, False)
+    painter.setPen(NO_PEN)
+    for colour, rects in buckets.values():
+        painter.setBrush(colour)
+        painter.drawRects(rects)
 
 
 class BoxLayer(QGraphicsItem):

@@ -51,6 +51,7 @@ class MemoryCurveWidget(QWidget):
         super().__init__(parent)
         self.theme = theme
         self.curve: list[tuple[str, int]] = []
+        self._graph: Any = None
         self.setMinimumHeight(44)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Memory saved for backward through the step (forward ops keep tensors "
@@ -60,6 +61,11 @@ class MemoryCurveWidget(QWidget):
         return QSize(600, 48)
 
     def set_graph(self, graph: Any) -> None:
+        """Plot this step graph's curve (kept while the same graph is shown again: expanding
+        or collapsing groups does not change it)."""
+        if graph is self._graph and graph is not None:
+            return
+        self._graph = graph
         self.curve = saved_memory_curve(graph) if graph is not None else []
         self.setVisible(any(b for _, b in self.curve))
         self.update()

@@ -8,6 +8,8 @@ from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
+from graphstage.viz.gui.lod import draw_boxes
+
 if TYPE_CHECKING:
     from graphstage.viz.gui.canvas import GraphCanvas
 
@@ -52,7 +54,7 @@ class Minimap(QGraphicsView):
         when the graph itself changed (the picture is drawn again when next shown)."""
         if content:
             self._picture = None
-            self._picture_rect = self.canvas.scene().itemsBoundingRect()
+            self._picture_rect = self.canvas.content_rect()
             self.scene().setSceneRect(self._picture_rect)
         graph = self._picture_rect
         needed = not graph.isEmpty() and not self.visible_rect().adjusted(
@@ -74,7 +76,7 @@ class Minimap(QGraphicsView):
         painter.drawImage(self._picture_rect, self._picture)
 
     def _render(self) -> QImage:
-        """The canvas's scene at the minimap's size (boxes at their lowest level of detail)."""
+        """The canvas's graph at the minimap's size (boxes at their lowest level of detail)."""
         w, h = SIZE[0] * 2, SIZE[1] * 2
         r = self._picture_rect
         k = min(w / max(r.width(), 1.0), h / max(r.height(), 1.0))
@@ -82,9 +84,12 @@ class Minimap(QGraphicsView):
                      QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(self.canvas.theme.background)
         p = QPainter(img)
-        with self.canvas.detail.rendering(far=True):   # frames and edges from the cheap backdrop
-            QGraphicsScene.render(self.canvas.scene(), p, QRectF(0, 0, img.width(),
-                                                                img.height()), r)
+        # straight from the canvas's data (backdrop frames and hairlines, box rectangles): no
+        # scene walk, no level-of-detail switch of thousands of items
+        p.scale(k, k)
+        p.translate(-r.x(), -r.y())
+        self.canvas.detail.backdrop.draw(p, k)
+        draw_boxes(p, self.canvas.nodes.values())
         p.end()
         return img
 

@@ -41,10 +41,14 @@ class NavigableView(QGraphicsView):
         super().fitInView(*args)
         self.zoom_changed()
 
+    def content_rect(self) -> QRectF:
+        """The part of the scene the graph covers (what Fit shows)."""
+        return self.scene().itemsBoundingRect()
+
     def fit(self) -> None:
         """Fit the whole graph, but never magnify small graphs beyond 1.25x; keeps fitting
         when the view is resized until the user zooms."""
-        r = self.scene().itemsBoundingRect()
+        r = self.content_rect()
         if r.isEmpty():
             return
         self._auto_fit = True

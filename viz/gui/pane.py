@@ -16,6 +16,7 @@ from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.schedule import schedule_for
+from graphstage.viz.gui.staging import ItemStager
 from graphstage.viz.gui.steady import steady_layout
 from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
 from graphstage.viz.gui.theme import Theme
@@ -103,6 +104,7 @@ class StagePane(QWidget):
         layouts.failed.connect(self._layout_failed)
         self.canvas.value_text = self._value_text
         self.hover = HoverWatch(self.canvas, self.hovered.emit)
+        self.stager = ItemStager(self)
         self.player.positionChanged.connect(lambda _t, _total: self.show_phase())
 
     # ---- state -> scene ----------------------------------------------------------------------
@@ -110,7 +112,7 @@ class StagePane(QWidget):
     @property
     def laying_out(self) -> bool:
         """Whether a layout this pane waits for is still being computed."""
-        return self._waiting is not None
+        return self._waiting is not None or self.stager.busy
 
     def refresh(self, reason: str = "collapse") -> None:
         """Show the controller's current display, from the cache or once the worker has built
@@ -123,8 +125,9 @@ class StagePane(QWidget):
         hit = self.layouts.request(key, self._builder(key), self.sizer, 0)
         if hit is not None:
             c.adopt(key, hit[0])
-            self._show(c.cached_display(key), hit[1], reason)
+            self._present(c.cached_display(key), hit[1], reason)
         else:
+            self.stager.cancel()   # a display still being staged is out of date now
             self._waiting = (key, reason)
             self.title.setText(self._title_text() + "  <i>laying out…</i>")
 
@@ -153,7 +156,7 @@ class StagePane(QWidget):
             reason = self._waiting[1]
             self._waiting = None
             if key == c.display_key():
-                self._show(c.cached_display(key), hit[1], reason)
+                self._present(c.cached_display(key), hit[1], reason)
             else:
                 self.refresh(reason)
 
@@ -162,14 +165,21 @@ class StagePane(QWidget):
             self._waiting = None
             self.layoutFailed.emit(msg)
 
-    def _show(self, display: DisplayGraph, lay: Layout, reason: str) -> None:
+    def _present(self, display: DisplayGraph, lay: Layout, reason: str) -> None:
+        """Show display: at once, or once the stager has made its many new box items."""
+        if not self.stager.start(self.canvas.nodes, display, lay, self.canvas.theme,
+                                 lambda made: self._show(display, lay, reason, made)):
+            self._show(display, lay, reason)
+
+    def _show(self, display: DisplayGraph, lay: Layout, reason: str,
+              premade: dict | None = None) -> None:
         c = self.controller
         morph = reason == "step" and bool(self.canvas.nodes)
         prev = self.canvas.display
         added = set(display.nodes) - set(prev.nodes) if (morph and prev is not None) else set()
         if reason == "step":   # what persists keeps its column (viz/gui/steady.py)
             lay = steady_layout(self.canvas.layout_, lay)
-        self.canvas.show_graph(display, lay, morph=morph, added=added)
+        self.canvas.show_graph(display, lay, morph=morph, added=added, premade=premade)
         self.player.set_schedule(schedule_for(display, self.time_true),
                                  keep_time=reason == "collapse")
         self.apply_overlay()

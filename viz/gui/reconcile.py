@@ -11,7 +11,7 @@ from graphstage.viz.gui.edgelayer import ArrowIndex, EdgeLayer
 from graphstage.viz.gui.items import ClusterItem, NodeItem
 from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.theme import Theme
-from graphstage.viz.gui.viewgraph import DisplayGraph, scope_prefixes, scope_title
+from graphstage.viz.gui.viewgraph import DisplayGraph, DisplayNode, scope_prefixes, scope_title
 from graphstage.viz.layout import Layout
 
 MORPH_MAX_ITEMS = 3000   # more changing boxes than this: show the new state at once
@@ -31,25 +31,40 @@ class Reconciled:
         return len(self.moves) + len(self.fade_in) + len(self.fade_out)
 
 
+def reusable(item: NodeItem | None, dn: DisplayNode, layout: Layout) -> bool:
+    """Whether an existing item can show dn where layout puts it (same size and text)."""
+    if item is None:
+        return False
+    _, _, w, h = layout.nodes.get(dn.key, (0.0, 0.0, 80.0, 38.0))
+    return (item.w, item.h, item.label, item.detail) == (w, h, dn.label, dn.detail)
+
+
+def make_item(key: str, dn: DisplayNode, layout: Layout, theme: Theme) -> NodeItem:
+    """A new box item for dn at its layout size (not yet placed or in the scene)."""
+    _, _, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
+    return NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, theme)
+
+
 def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: DisplayGraph,
                     layout: Layout, theme: Theme, morph: bool,
-                    added: set[str] | None) -> Reconciled:
+                    added: set[str] | None, premade: dict[str, NodeItem] | None = None
+                    ) -> Reconciled:
     """Keep the items whose box is unchanged (they move), replace changed ones, add new ones
-    (each into its layer) and list the old ones to drop."""
+    (premade ones where given; each into its layer) and list the old ones to drop."""
     out = Reconciled()
+    premade = premade or {}
     for key, dn in display.nodes.items():
-        cx, cy, w, h = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
+        cx, cy, _, _ = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
         item = old.get(key)
         target = QPointF(cx, cy)
-        if item is not None and (item.w, item.h, item.label, item.detail) == \
-                (w, h, dn.label, dn.detail):
+        if reusable(item, dn, layout):
             out.moves.append((item, item.pos(), target))
         else:
             start = None
             if item is not None:
                 out.fade_out.append(item)
                 start = item.pos()
-            item = NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, theme)
+            item = premade.get(key) or make_item(key, dn, layout, theme)
             item.setPos(target if start is None or not morph else start)
             item.setParentItem(layers.parent_of(item))
             if start is not None and morph:
