@@ -15,7 +15,7 @@ from graphstage.viz.gui.viewgraph import (
     build_display,
     depth_collapse,
     max_depth,
-    readable_collapse,
+    opening_collapse,
     scope_prefixes,
 )
 
@@ -23,11 +23,15 @@ if TYPE_CHECKING:
     from graphstage.tracers.session import TraceSession
 
 
+EXPAND_ALL_MAX = 50_000   # ops: Expand all on a bigger step opens one level at a time
+
+
 class StageController(QObject):
     """Session + step + collapse state + selection for one pane, with change signals."""
 
     sessionChanged = Signal()
     displayChanged = Signal(str)       # reason: "load" | "step" | "collapse"
+    notice = Signal(str)               # something the user should read (status bar)
     selectionChanged = Signal(str)     # display key, or "" for none
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -53,10 +57,14 @@ class StageController(QObject):
         gc.unfreeze()
         gc.freeze()
         self.step = max(0, min(step, len(session.steps) - 1))
-        self.collapsed = readable_collapse(session.steps[self.step]) if session.steps else set()
+        self.collapsed = opening_collapse(session.steps[self.step]) if session.steps else set()
         self.selected = ""
         self.sessionChanged.emit()
         self.displayChanged.emit("load")
+        ops = self.graph.number_of_nodes() if self.graph is not None else 0
+        if ops > EXPAND_ALL_MAX:
+            self.notice.emit(f"{ops:,} ops: opened at its top-level structure; double-click a "
+                             "group to open it (Expand all opens one level at a time)")
 
     @property
     def graph(self):
@@ -118,7 +126,19 @@ class StageController(QObject):
         self.displayChanged.emit("collapse")
 
     def expand_all(self) -> None:
-        self.collapsed = set()
+        """Open every group; a graph over EXPAND_ALL_MAX ops opens one more level instead, with
+        a notice (drawing all of it would take minutes and gigabytes)."""
+        if self.graph is None:
+            return
+        ops = self.graph.number_of_nodes()
+        if ops > EXPAND_ALL_MAX and self.collapsed:
+            depth = min(len(scope_prefixes(s)) for s in self.collapsed)
+            self.collapsed = {s for s in self.collapsed if len(scope_prefixes(s)) > depth}
+            self.notice.emit(f"{ops:,} ops are too many to draw at once (Expand all stops at "
+                             f"{EXPAND_ALL_MAX:,}): opened one more level; double-click a group "
+                             "to open it, or set Depth")
+        else:
+            self.collapsed = set()
         self.displayChanged.emit("collapse")
 
     def collapse_to_depth(self, depth: int) -> None:

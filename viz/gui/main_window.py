@@ -97,6 +97,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
         pane.player.finished.connect(self._player_finished)
         pane.canvas.morphFinished.connect(self._morph_finished)
         pane.layoutFailed.connect(self._layout_failed)
+        pane.controller.notice.connect(lambda text: self.statusBar().showMessage(text, 20000))
         if index == 1:
             self.panes[0].peer, pane.peer = pane, self.panes[0]
             self.panes[0].show_phase()

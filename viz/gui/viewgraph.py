@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 from graphstage.viz.gui.naming import display_label, node_detail
 from graphstage.viz.hgroups import scope_prefixes
@@ -355,3 +356,15 @@ def describe_diff(before: nx.DiGraph | None, after: nx.DiGraph, limit: int = 6) 
     if removed:
         parts.append(f"−{len(removed)}: {scopes(removed)}")
     return "   ".join(parts)
+
+
+_OPENING: WeakKeyDictionary = WeakKeyDictionary()   # graph -> its readable_collapse
+
+
+def opening_collapse(graph: nx.DiGraph) -> set[str]:
+    """readable_collapse(graph), remembered per graph: the loading worker works it out, the
+    GUI thread then finds it done (a 200,000-op step takes most of a second)."""
+    done = _OPENING.get(graph)
+    if done is None:
+        done = _OPENING[graph] = frozenset(readable_collapse(graph))
+    return set(done)

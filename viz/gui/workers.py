@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from graphstage.viz.gui.edgelayer import ArrowIndex
 from graphstage.viz.gui.schedule import schedule_for
+from graphstage.viz.gui.viewgraph import opening_collapse
 from graphstage.viz.hlayout import HierLayout
 from graphstage.viz.layout import Layout, LayoutCache
 
@@ -59,6 +60,7 @@ class TraceWorker(QThread):
             if not session.steps:
                 self.failed.emit(f"{Path(self.path).name}: the trace has no steps", "")
                 return
+            opening_collapse(session.steps[0])   # worked out here, remembered for the GUI
             self.loaded.emit(session, self.path)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a dialog, never a crash
             details = getattr(exc, "details", "") or ""
