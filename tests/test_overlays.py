@@ -47,3 +47,25 @@ def test_inspector_lists_the_slowest_ops():
     positions = [text.index(f">{label}<") for _, label in timed[:3]]
     assert positions == sorted(positions)  # slowest first
     assert slowest_html(None) == ""
+
+
+def test_collapsed_groups_show_their_total_time_and_memory():
+    from graphstage.viz.gui.inspector import group_html
+    from graphstage.viz.gui.summary import format_bytes, format_time, group_totals
+
+    graph = trace_script(example_path("dynamicnet_torch"), 1).graph(0)
+    display = build_display(graph, collapsed={"hidden_layer", "output_layer"})
+    groups = [k for k, dn in display.nodes.items() if dn.is_group]
+    notes = group_totals(magnitudes(graph, "time"), display, "time")
+    assert set(notes) == {k for k in groups if any(
+        "duration_us" in graph.nodes[m] for m in display.nodes[k].members)}
+    for key in notes:      # the note is the members' summed measured time
+        members = display.nodes[key].members
+        assert notes[key] == format_time(sum(graph.nodes[m].get("duration_us", 0.0)
+                                             for m in members))
+    mem = group_totals(magnitudes(graph, "memory"), display, "memory")
+    back = next(k for k in mem if k.startswith("group:backward"))
+    saved = sum(graph.nodes[m].get("saved_bytes", 0) for m in display.nodes[back].members)
+    assert saved > 0 and format_bytes(saved) in group_html(graph, display.nodes[back])
+    assert group_totals(magnitudes(graph, "gradient"), display, "gradient") == {}
+    assert format_time(1500.0) == "1.5 ms" and format_bytes(3 * 2**20) == "3 MiB"

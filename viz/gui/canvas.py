@@ -6,8 +6,8 @@ lit by the Player, and reports clicks as signals. Zoom: wheel / +/- ; pan: drag;
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPixmapCache
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPixmapCache
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsScene,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock, Tween
+from graphstage.viz.gui.canvas_marks import CanvasMarks
 from graphstage.viz.gui.edgelayer import EdgeLayer
 from graphstage.viz.gui.items import (
     CalloutItem,
@@ -77,7 +78,7 @@ class CanvasScene(QGraphicsScene):
             super().render(painter, target, source, mode)
 
 
-class GraphCanvas(NavigableView):
+class GraphCanvas(CanvasMarks, NavigableView):
     """Scene of node, edge, cluster and pulse items for the current step of one pane."""
 
     nodeClicked = Signal(str)
@@ -218,99 +219,6 @@ class GraphCanvas(NavigableView):
     @property
     def morphing(self) -> bool:
         return self._morph is not None
-
-    # ---- what the Player drives -------------------------------------------------------------
-
-    def set_node_states(self, states: dict[str, str]) -> None:
-        if not states:
-            for it in self.nodes.values():
-                it.set_state("idle")
-            return
-        for k, s in states.items():
-            it = self.nodes.get(k)
-            if it is not None:
-                it.set_state(s)
-
-    def set_progress(self, progress: dict[str, tuple[int, int] | None]) -> None:
-        """Show (ops run, ops) in playing group boxes; None or an empty dict clears."""
-        if not progress:
-            for it in self.nodes.values():
-                it.set_flag("progress", None)
-            return
-        for k, p in progress.items():
-            it = self.nodes.get(k)
-            if it is not None:
-                it.set_flag("progress", p)
-
-    def _pulses_hide(self) -> None:
-        for p in self._pulses:
-            p.setVisible(False)
-
-    def set_pulses(self, pulses: list[tuple[tuple[str, str], float, str]]) -> None:
-        while len(self._pulses) < len(pulses):
-            p = PulseItem()
-            self.scene().addItem(p)
-            self._pulses.append(p)
-        for item, (ek, frac, phase) in zip(self._pulses, pulses, strict=False):
-            spline = self.edges.spline(ek) if self.edges is not None else None
-            if spline is None:
-                item.setVisible(False)
-                continue
-            item.set_color(self.theme.phase.get(phase, self.theme.highlight))
-            item.setPos(spline.pointAtPercent(min(1.0, max(0.0, frac))))
-            item.setVisible(True)
-        for item in self._pulses[len(pulses):]:
-            if item.isVisible():
-                item.setVisible(False)
-
-    def set_current(self, key: str | None, node: str | None) -> None:
-        it = self.nodes.get(key) if key else None
-        if it is None or node is None or self.value_text is None:
-            if self._callout.isVisible():
-                self._callout.setVisible(False)
-            return
-        text = self.value_text(node)
-        if not text:
-            self._callout.setVisible(False)
-            return
-        if self._callout.text() != text:
-            self._callout.setText(text)
-        self._callout.setPos(self._callout_spot(it))
-        self._callout.setVisible(True)
-
-    def _callout_spot(self, it) -> QPointF:
-        """Where the value callout covers no other box's label: above the box, else below,
-        right or left of it (the first free spot; above when none is)."""
-        r = self._callout.boundingRect()
-        x, y, w, h = it.pos().x(), it.pos().y(), it.w / 2, it.h / 2
-        spots = [QPointF(x - r.width() / 2, y - h - r.height() - 3),
-                 QPointF(x - r.width() / 2, y + h + 3),
-                 QPointF(x + w + 6, y - r.height() / 2),
-                 QPointF(x - w - 6 - r.width(), y - r.height() / 2)]
-        for spot in spots:
-            area = r.translated(spot)
-            if not any(isinstance(o, NodeItem) and o is not it
-                       for o in self.scene().items(area)):
-                return spot
-        return spots[0]
-
-    # ---- highlighting, selection, overlay -------------------------------------------------
-
-    def set_highlight(self, keys: set[str]) -> None:
-        for k, it in self.nodes.items():
-            it.set_flag("highlighted", k in keys)
-
-    def select_key(self, key: str | None, center: bool = False) -> None:
-        self.scene().clearSelection()
-        it = self.nodes.get(key) if key else None
-        if it is not None:
-            it.setSelected(True)
-            if center:
-                self.centerOn(it)
-
-    def set_overlay(self, colors: dict[str, QColor] | None) -> None:
-        for k, it in self.nodes.items():
-            it.set_flag("overlay", colors.get(k) if colors else None)
 
     # ---- navigation --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import html
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from graphstage.viz.gui.summary import fmt
+from graphstage.viz.gui.summary import fmt, format_bytes, format_time
 from graphstage.viz.gui.viewgraph import DisplayNode
 
 
@@ -90,8 +90,13 @@ def group_html(graph: nx.DiGraph, dn: DisplayNode) -> str:
         ops[op] = ops.get(op, 0) + 1
     rows = "".join(f"<tr><td>{html.escape(o)}</td><td align=right>{c}</td></tr>"
                    for o, c in sorted(ops.items(), key=lambda x: -x[1])[:30])
+    attrs = [graph.nodes[m] for m in dn.members]
+    time_us = sum(a.get("duration_us", 0.0) for a in attrs)
+    saved = sum(a.get("saved_bytes", 0) for a in attrs)
+    totals = "".join([f"time: {format_time(time_us)} (its ops, measured)<br>" if time_us else "",
+                      f"saved for backward: {format_bytes(saved)}<br>" if saved else ""])
     return (f"<h3>▸ {html.escape(dn.group or '')}</h3>"
-            f"<p>collapsed scope · {dn.phase} · {len(dn.members)} nodes<br>"
+            f"<p>collapsed scope · {dn.phase} · {len(dn.members)} nodes<br>{totals}"
             "<i>double-click the box to expand it</i></p>"
             f"<table cellspacing=4>{rows}</table>")
 

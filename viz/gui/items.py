@@ -111,6 +111,7 @@ class NodeItem(QGraphicsPathItem):
         self.added = False             # new in this step (diff marker)
         self.overlay: QColor | None = None
         self.progress: tuple[int, int] | None = None   # (ops run, ops) while a group plays
+        self.note: str | None = None   # a figure shown first on the detail line (overlays)
         self.drew_text = False         # whether the last paint drew the label (level of detail)
         self.layer = None              # the BoxLayer drawing this box when far away, if any
         self.setFlag(SELECTABLE)
@@ -292,6 +293,8 @@ class NodeItem(QGraphicsPathItem):
         detail = self.detail
         if self.progress is not None:
             detail = f"{self.progress[0]}/{self.progress[1]} ops"
+        elif self.note:
+            detail = f"{self.note} · {detail}"
         if detail and 10 * lod >= MIN_TEXT_PX:
             sub = QColor(text)
             sub.setAlphaF(0.72)

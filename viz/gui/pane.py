@@ -18,7 +18,13 @@ from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.gui.staging import ItemStager
 from graphstage.viz.gui.steady import steady_layout
-from graphstage.viz.gui.summary import OVERLAYS, magnitudes, node_value_text, overlay_colors
+from graphstage.viz.gui.summary import (
+    OVERLAYS,
+    group_totals,
+    magnitudes,
+    node_value_text,
+    overlay_colors,
+)
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, build_display, describe_diff
 from graphstage.viz.gui.workers import LayoutWorker
@@ -272,12 +278,15 @@ class StagePane(QWidget):
         if self.overlay == "none" or c.graph is None or self.canvas.display is None:
             self.canvas.set_overlay(None)
             self.canvas.set_legend(None)
+            self.canvas.set_notes(None)
             return
         title, combine = OVERLAYS.get(self.overlay, OVERLAYS["activation"])
-        colors, lo, hi = overlay_colors(magnitudes(c.graph, self.overlay),
-                                        self.canvas.display.rep, combine)
+        values = magnitudes(c.graph, self.overlay)
+        display = self.canvas.display
+        colors, lo, hi = overlay_colors(values, display.rep, combine)
         self.canvas.set_overlay(colors)
         self.canvas.set_legend((title, lo, hi) if colors else None)
+        self.canvas.set_notes(group_totals(values, display, self.overlay))
 
     def _value_text(self, node: str) -> str:
         g = self.controller.graph

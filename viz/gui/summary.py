@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -124,3 +124,32 @@ def overlay_colors(mags: dict[str, float], rep: dict[str, str], combine: str = "
     span = (lhi - llo) or 1.0
     return ({k: ramp((math.log10(v) - llo) / span) if v > 0 else ramp(0.0)
              for k, v in per_key.items()}, lo, hi)
+
+
+def group_totals(values: dict[str, float], display: Any, mode: str) -> dict[str, str]:
+    """Per collapsed group box: its ops' total time ('2.1 ms') or memory ('3.4 MiB'), for the
+    'time' and 'memory' overlays (other overlays have no meaningful total)."""
+    if mode not in ("time", "memory"):
+        return {}
+    sums: dict[str, float] = {}
+    for n, v in values.items():
+        key = display.rep.get(n)
+        if key is not None and display.nodes[key].is_group:
+            sums[key] = sums.get(key, 0.0) + v
+    return {k: format_time(v) if mode == "time" else format_bytes(v) for k, v in sums.items()}
+
+
+def format_time(us: float) -> str:
+    """Microseconds as µs, ms or s with three significant digits."""
+    if us < 1e3:
+        return f"{us:.3g} µs"
+    return f"{us / 1e3:.3g} ms" if us < 1e6 else f"{us / 1e6:.3g} s"
+
+
+def format_bytes(n: float) -> str:
+    """Bytes as B, KiB, MiB or GiB with three significant digits."""
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} GiB"
