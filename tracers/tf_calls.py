@@ -15,44 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
-# tf.function's class, how its __call__ binds Python arguments to the concrete function's flat
-# tensor inputs, how a concrete function packs its flat outputs, and whether a gradient tape
-# could record a call: polymorphic_function.Function, function_type_utils, record.
-
-
-def function_class() -> type:
-    """The class behind ``tf.function`` (whose ``__call__`` the interceptor wraps)."""
-    from tensorflow.python.eager.polymorphic_function import polymorphic_function
-
-    return polymorphic_function.Function
-
-
-def flat_call_inputs(fn: Any, cf: Any, args: tuple, kwds: dict) -> list[Any]:
-    """The flat tensors ``fn(*args, **kwds)`` passes to its concrete function ``cf``, bound the
-    way ``Function._call`` and ``tracing_compilation.call_function`` bind them."""
-    from tensorflow.python.eager.polymorphic_function import function_type_utils
-
-    bound = function_type_utils.canonicalize_function_inputs(
-        args, kwds, fn._function_type, fn._default_values, fn._is_pure)  # noqa: SLF001
-    ftype = cf.function_type
-    return list(ftype.unpack_inputs(ftype.bind(*bound.args, **bound.kwargs)))
-
-
-def pack_outputs(cf: Any, flat: list[Any]) -> Any:
-    """The structured result a call of ``cf`` returns for its flat graph outputs."""
-    return cf.function_type.pack_output(list(flat))
-
-
-def tape_may_record() -> bool:
-    """True while a gradient tape (or forward accumulator) is active: a call must then run
-    through TensorFlow, which tells the tape about the variables it reads and records it."""
-    from tensorflow.python.eager import record
-
-    return bool(record.could_possibly_record())
-
-# --- end of the private API -----------------------------------------------------------------
-
+from graphstage.tracers.tf_compat import function_class
 
 Handler = Callable[[Any, tuple, dict, Callable[[], Any]], Any]
 

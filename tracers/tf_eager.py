@@ -10,56 +10,21 @@ ops are seen. Scopes are Keras' name-scope stack at each op (layer names).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from graphstage.tracers.contract import graph_attrs
+from graphstage.tracers.tf_compat import (
+    add_op_callback,
+    keras_optimizer_class,
+    keras_scope_path,
+    remove_op_callback,
+)
 from graphstage.tracers.tf_convert import dtype_of, is_update_type, shape_of
 from graphstage.tracers.tf_function import collect_variables_into, tf_variable, var_info
 from graphstage.tracers.tf_values import summarize_array
-
-# --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
-
-
-def add_op_callback(cb: Any) -> None:
-    """Register an op callback (called for every eager op and every op built into a graph)."""
-    from tensorflow.python.framework import op_callbacks
-
-    op_callbacks.add_op_callback(cb)
-
-
-def remove_op_callback(cb: Any) -> None:
-    """Unregister an op callback."""
-    from tensorflow.python.framework import op_callbacks
-
-    op_callbacks.remove_op_callback(cb)
-
-def op_callback_count() -> int:
-    """How many op callbacks are registered (0 once every recorder is closed)."""
-    from tensorflow.python.eager import context
-
-    return len(context.context().op_callbacks)
-
-def keras_optimizer_class() -> Any:
-    """Keras 3's optimizer base class (whose ``apply_gradients`` every optimizer runs), or None
-    where Keras 3 is not loaded."""
-    base = sys.modules.get("keras.src.optimizers.base_optimizer")
-    return getattr(base, "BaseOptimizer", None)
-
-
-def keras_scope() -> str:
-    """Keras' name-scope stack right now as a scope path, without its first level (the model
-    the step calls); "" outside Keras."""
-    state = sys.modules.get("keras.src.backend.common.global_state")
-    if state is None:
-        return ""
-    stack = state.get_global_attribute("name_scope_stack") or []
-    return "/".join(s.name for s in stack[1:])
-
-# --- end of the private API -----------------------------------------------------------------
 
 
 @dataclass
@@ -171,7 +136,7 @@ class EagerRecorder:
             op_type = op_type.decode() if isinstance(op_type, bytes) else str(op_type)
             phase = "update" if is_update_type(op_type) else self.phase
             self.step.ops.append(EagerOp(op_type, list(inputs), list(outputs or ()), phase,
-                                         keras_scope()))
+                                         keras_scope_path()))
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"{type(exc).__name__}: {exc}")
 

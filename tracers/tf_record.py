@@ -18,7 +18,8 @@ from graphstage.tracers.errors import RecordingComplete
 from graphstage.tracers.script import ModelScript
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import CallInterceptor, CallRecord
-from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph, keras_optimizer_class
+from graphstage.tracers.tf_compat import keras_optimizer_class
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
 from graphstage.tracers.tf_env import default_device, import_tf
 from graphstage.tracers.tf_tracer import CallCapturer, step_graph
 

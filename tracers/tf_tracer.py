@@ -25,15 +25,13 @@ import networkx as nx
 from graphstage.tracers import tf_compat
 from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.errors import TraceCancelled
+from graphstage.tracers.nx_compat import node_dicts, share_structure
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import (
     CallInterceptor,
     CallRecord,
-    flat_call_inputs,
     function_name,
-    pack_outputs,
-    tape_may_record,
 )
 from graphstage.tracers.tf_compose import call_attrs, compose
 from graphstage.tracers.tf_convert import Converter, Template, ValueSlot
@@ -297,18 +295,13 @@ def step_copy(template: nx.DiGraph, fills: list[tuple[str, list[tuple[str, int]]
     (attribute, summary index) pairs set. Copying a few dozen dicts instead of the whole graph
     keeps a reused concrete function's step cheap. Step graphs are read-only
     (docs/contract.md): copy one before changing it."""
-    tnode = template._node  # noqa: SLF001
+    tnode = node_dicts(template)
     node = tnode.copy()
     for n, attrs in fills:
         a = node[n] = tnode[n].copy()
         for attr, i in attrs:
             a[attr] = summaries[i]
-    # the attributes DiGraph.__init__ sets, without networkx's backend dispatch on creation
-    # (tens of microseconds right after a TensorFlow run); adjacency shared, read-only
-    g = object.__new__(nx.DiGraph)
-    g.__dict__.update(graph={}, _node=node, _adj=template._succ, _succ=template._succ,  # noqa: SLF001
-                      _pred=template._pred, __networkx_cache__={})  # noqa: SLF001
-    return nx.freeze(g)
+    return share_structure(template, node)
 
 
 def _numel(shape: list[int]) -> int:
@@ -384,7 +377,7 @@ class CallCapturer:
             c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
                         values=self.values, scope_records=scopes)
             self.cache[id(cf)] = c
-        flat = flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
+        flat = tf_compat.flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
         prev = self.prev.get(id(fn))
         prev_cf = prev[1] if prev is not None else None
         reused = prev_cf is cf
@@ -407,13 +400,13 @@ class CallCapturer:
         self.prev[id(p.fn)] = (p.fn, p.cf)
         outs = fetched = result = None
         wall = 0.0
-        if run and tape_may_record():
+        if run and tf_compat.tape_may_record():
             t0 = time.perf_counter()
             result = call()
             wall = (time.perf_counter() - t0) * 1000
         elif run:
             outs, fetched, wall = self._run(p)
-            result = pack_outputs(p.cf, outs)
+            result = tf_compat.pack_outputs(p.cf, outs)
         try:
             return result, self._record(p, step, outs, fetched, wall, first)
         except Exception as exc:
