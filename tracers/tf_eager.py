@@ -10,6 +10,7 @@ ops are seen. Scopes are Keras' name-scope stack at each op (layer names).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ from graphstage.tracers.tf_compat import (
 from graphstage.tracers.tf_convert import dtype_of, is_update_type, shape_of
 from graphstage.tracers.tf_function import collect_variables_into, tf_variable, var_info
 from graphstage.tracers.tf_values import summarize_array
+
+log = logging.getLogger("graphstage.tracers.tf_eager")
 
 
 @dataclass
@@ -109,6 +112,8 @@ class EagerRecorder:
             try:
                 self._record_gradient(target, sources, result)
             except Exception as exc:  # noqa: BLE001 - never break the user's step
+                log.debug("eager tape.gradient call not recorded: %s: %s",
+                          type(exc).__name__, exc)
                 self.errors.append(f"{type(exc).__name__}: {exc}")
         return result
 
@@ -138,6 +143,7 @@ class EagerRecorder:
             self.step.ops.append(EagerOp(op_type, list(inputs), list(outputs or ()), phase,
                                          keras_scope_path()))
         except Exception as exc:  # noqa: BLE001
+            log.debug("eager op %s not recorded: %s: %s", op_type, type(exc).__name__, exc)
             self.errors.append(f"{type(exc).__name__}: {exc}")
 
 
@@ -180,7 +186,9 @@ class EagerGraph:
     def _summary(self, t: Any) -> dict | None:
         try:
             return summarize_array(t.numpy(), dtype_of(t), self.device)
-        except Exception:  # noqa: BLE001 - a resource, string or variant tensor
+        except Exception as exc:  # noqa: BLE001 - a resource, string or variant tensor
+            log.debug("no value summary for a %s tensor: %s: %s", getattr(t, "dtype", "?"),
+                      type(exc).__name__, exc)
             return None
 
     def _variable(self, handle: Any, phase: str) -> str | None:

@@ -226,8 +226,9 @@ def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
         if internal.dtype.name != "resource" and hasattr(external, "numpy"):
             try:
                 out[internal.op.name] = external.numpy()
-            except Exception:  # noqa: BLE001, S112 - a symbolic capture has no value
-                continue
+            except Exception as exc:  # noqa: BLE001 - a symbolic capture has no value
+                log.debug("captured input %s has no value: %s: %s", internal.op.name,
+                          type(exc).__name__, exc)
     return out
 
 
@@ -235,7 +236,8 @@ def _const_value(tf: Any, graph: Any, op_name: str) -> Any:
     try:
         op = graph.get_operation_by_name(op_name)
         return tf.make_ndarray(op.get_attr("value"))
-    except Exception:  # noqa: BLE001 - not a plain Const
+    except Exception as exc:  # noqa: BLE001 - not a plain Const
+        log.debug("%s is not a plain Const: %s: %s", op_name, type(exc).__name__, exc)
         return None
 
 
@@ -280,7 +282,9 @@ def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any,
     elif outs:
         try:
             loss = float(outs[0].numpy().sum())
-        except Exception:  # noqa: BLE001 - a non-numeric output
+        except Exception as exc:  # noqa: BLE001 - a non-numeric output
+            log.debug("no loss from the first output of %s: %s: %s", ms.name,
+                      type(exc).__name__, exc)
             loss = None
     g.graph = {**c.template.graph.graph, **graph_attrs(
         framework="tensorflow", model=ms.name, step=step, capture="tf.function", loss=loss),
