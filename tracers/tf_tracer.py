@@ -482,6 +482,7 @@ class FunctionTracer:
         self.strict = is_tf_function(self.target.fn)  # a tf.function step must take gradients
         self.eager: bool | None = None  # its steps are eager (no tf.function); None: not known
         self.failures: list[str] = []
+        self.records: list[CallRecord] = []  # the last step's calls (none: an eager step)
 
     @property
     def last(self) -> Captured | None:
@@ -527,6 +528,7 @@ class FunctionTracer:
             except Exception as exc:  # noqa: BLE001 - a runtime error in the user's step
                 raise _fail(self.ms, f"step {i} failed while running", exc) from None
         wall = (time.perf_counter() - t0) * 1000
+        self.records = records
         if records:
             self.eager = False  # a step of tf.function calls: no eager recording from now on
             self._check(records)
