@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from graphstage.tracers import nx_compat, tf_compat
 from graphstage.tracers.errors import RecordingComplete
 from graphstage.tracers.script import ModelScript
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import CallInterceptor, CallRecord
-from graphstage.tracers.tf_compat import keras_optimizer_class
 from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
 from graphstage.tracers.tf_env import default_device, import_tf
 from graphstage.tracers.tf_tracer import CallCapturer, step_graph
@@ -52,6 +52,8 @@ class TfRecording:
 
     def start(self) -> None:
         """Patch tf.function's call path (and Keras' apply_gradients) now."""
+        tf_compat.check_version()
+        nx_compat.check_version()
         self._interceptor = CallInterceptor(self.tf, self._handle)
         self._interceptor.__enter__()
         self._patch_apply_gradients()
@@ -59,7 +61,7 @@ class TfRecording:
         self._eager.__enter__()
 
     def _patch_apply_gradients(self) -> None:
-        cls = keras_optimizer_class()
+        cls = tf_compat.keras_optimizer_class()
         if cls is None:
             return
         orig = cls.apply_gradients

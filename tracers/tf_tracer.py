@@ -22,7 +22,7 @@ from typing import Any
 
 import networkx as nx
 
-from graphstage.tracers import tf_compat
+from graphstage.tracers import nx_compat, tf_compat
 from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.nx_compat import node_dicts, share_structure
@@ -585,6 +585,7 @@ def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
     values = str(ms.extras.get("values", "auto")) if values is None else values
     session = TraceSession(framework="tensorflow", model=ms.name)
     tf_compat.check_version()
+    nx_compat.check_version()
     if progress:
         progress(0, steps, f"tracing {ms.name} with TensorFlow")
     if "graph" in ms.extras:
