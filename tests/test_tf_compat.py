@@ -168,3 +168,41 @@ def test_op_callbacks_see_eager_ops(tf):
         tf_compat.remove_op_callback(cb)
     assert "AddV2" in seen
     assert tf_compat.op_callback_count() == before
+
+
+def test_replace_function_call_and_undo(tf):
+    @tf.function
+    def f(x):
+        return x + 1.0
+
+    seen = []
+
+    def make(orig):
+        def call(fn, *args, **kwds):
+            seen.append(fn.python_function.__name__)
+            return orig(fn, *args, **kwds)
+        return call
+
+    undo = tf_compat.replace_function_call(make)
+    try:
+        assert float(f(tf.constant(1.0))) == 2.0
+    finally:
+        undo()
+    f(tf.constant(2.0))
+    assert seen == ["f"]
+
+
+def test_replace_apply_gradients_and_undo(tf):
+    import keras
+
+    seen = []
+    undo = tf_compat.replace_apply_gradients(
+        lambda orig: lambda opt, gv, *a, **k: (seen.append(type(opt).__name__), orig(opt, gv))[1])
+    v = tf.Variable(1.0)
+    opt = keras.optimizers.SGD(0.5)
+    try:
+        opt.apply_gradients([(tf.constant(1.0), v)])
+    finally:
+        undo()
+    opt.apply_gradients([(tf.constant(1.0), v)])
+    assert seen == ["SGD"] and float(v.numpy()) == 0.0

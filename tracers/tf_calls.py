@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphstage.tracers.tf_compat import function_class
+from graphstage.tracers import tf_compat
 
 Handler = Callable[[Any, tuple, dict, Callable[[], Any]], Any]
 
@@ -31,15 +31,16 @@ class CallInterceptor:
         self.busy = False
         self.active = False
         self._thread = threading.get_ident()
-        self._cls: Any = None
-        self._orig: Any = None
+        self._undo: Callable[[], None] | None = None
 
     def __enter__(self) -> CallInterceptor:
-        tf = self.tf
-        cls = self._cls = function_class()
-        orig = self._orig = cls.__call__
-        state = self
         self._thread = threading.get_ident()
+        self._undo = tf_compat.replace_function_call(self._wrap)
+        self.active = True
+        return self
+
+    def _wrap(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        tf, state = self.tf, self
 
         def __call__(fn: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N807
             if state.busy or not state.active or threading.get_ident() != state._thread or \
@@ -52,9 +53,7 @@ class CallInterceptor:
                 state.busy = False
 
         __call__.graphstage_interceptor = True  # type: ignore[attr-defined]
-        cls.__call__ = __call__
-        self.active = True
-        return self
+        return __call__
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -62,14 +61,14 @@ class CallInterceptor:
     def close(self) -> None:
         """Put tf.function's own call back (idempotent)."""
         self.active = False
-        if self._cls is not None:
-            self._cls.__call__ = self._orig
-            self._cls = None
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
 
 
 def is_intercepted() -> bool:
     """True while some interceptor has tf.function's call path patched."""
-    return bool(getattr(function_class().__call__, "graphstage_interceptor", False))
+    return bool(getattr(tf_compat.function_class().__call__, "graphstage_interceptor", False))
 
 
 def function_name(fn: Any) -> str:

@@ -182,6 +182,28 @@ def function_class() -> type:
     return polymorphic_function.Function
 
 
+def replace_function_call(make: Callable[[Callable[..., Any]], Callable[..., Any]]
+                          ) -> Callable[[], None]:
+    """Replace ``Function.__call__`` (every tf.function call) with ``make(original)`` until the
+    returned undo is called (it puts the original back)."""
+    return _replace(function_class(), "__call__", make)
+
+
+def replace_apply_gradients(make: Callable[[Callable[..., Any]], Callable[..., Any]]
+                            ) -> Callable[[], None] | None:
+    """Replace Keras 3's ``BaseOptimizer.apply_gradients`` with ``make(original)`` until the
+    returned undo is called; None (nothing replaced) where Keras 3 is not loaded."""
+    cls = keras_optimizer_class()
+    return None if cls is None else _replace(cls, "apply_gradients", make)
+
+
+def _replace(owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
+             ) -> Callable[[], None]:
+    orig = getattr(owner, name)
+    setattr(owner, name, make(orig))
+    return lambda: setattr(owner, name, orig)
+
+
 def flat_call_inputs(fn: Any, cf: Any, args: tuple, kwds: dict) -> list[Any]:
     """The flat tensors ``fn(*args, **kwds)`` passes to its concrete function ``cf``, bound the
     way ``Function._call`` and ``tracing_compilation.call_function`` bind them

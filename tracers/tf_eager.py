@@ -19,9 +19,9 @@ import networkx as nx
 from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.tf_compat import (
     add_op_callback,
-    keras_optimizer_class,
     keras_scope_path,
     remove_op_callback,
+    replace_apply_gradients,
 )
 from graphstage.tracers.tf_convert import dtype_of, is_update_type, shape_of
 from graphstage.tracers.tf_function import collect_variables_into, tf_variable, var_info
@@ -67,22 +67,24 @@ class EagerRecorder:
         self.phase = "forward"
         self.active = True
         self.errors: list[str] = []
-        self._patches: list[tuple[Any, str, Any]] = []
+        self._undo: list[Any] = []
 
     def __enter__(self) -> EagerRecorder:
         add_op_callback(self._on_op)
-        self._patch(self.tf.GradientTape, "gradient", self._gradient)
-        optimizer = keras_optimizer_class()
-        if optimizer is not None:
-            self._patch(optimizer, "apply_gradients", self._apply)
+        orig_gradient = self.tf.GradientTape.gradient
+        self.tf.GradientTape.gradient = lambda *a, **k: self._gradient(orig_gradient, *a, **k)
+        self._undo.append(lambda: setattr(self.tf.GradientTape, "gradient", orig_gradient))
+        undo = replace_apply_gradients(lambda orig: lambda *a, **k: self._apply(orig, *a, **k))
+        if undo is not None:
+            self._undo.append(undo)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.active = False
         remove_op_callback(self._on_op)
-        for owner, name, orig in reversed(self._patches):
-            setattr(owner, name, orig)
-        self._patches.clear()
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
 
     def reset(self) -> EagerStep:
         """Start a new step (the variables seen so far are kept); returns the finished one."""
@@ -90,11 +92,6 @@ class EagerRecorder:
         self.step = EagerStep(variables=dict(done.variables))
         self.phase = "forward"
         return done
-
-    def _patch(self, owner: Any, name: str, wrap: Any) -> None:
-        orig = getattr(owner, name)
-        self._patches.append((owner, name, orig))
-        setattr(owner, name, lambda *a, **k: wrap(orig, *a, **k))
 
     def _in_phase(self, phase: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.tf.executing_eagerly():
