@@ -118,3 +118,91 @@ def test_keras_name_scopes(tf):
     assert isinstance(keras.name_scope("x"), cls)
     assert seen == [(True, ["outer", "inner"])]
     assert tf_compat.keras_scope_stack() == []
+
+
+def test_keras_scope_path_and_optimizer_class(tf):
+    import keras
+
+    assert issubclass(type(keras.optimizers.SGD()), tf_compat.keras_optimizer_class())
+    seen = []
+    with keras.name_scope("model"), keras.name_scope("dense"), keras.name_scope("inner"):
+        seen.append(tf_compat.keras_scope_path())
+    assert seen == ["dense/inner"]
+    assert tf_compat.keras_scope_path() == ""
+
+
+def test_function_call_binding_and_packing(tf):
+    @tf.function
+    def f(x, scale=2.0, *, shift):
+        return {"y": x * scale + shift}
+
+    assert isinstance(f, tf_compat.function_class())
+    assert callable(tf_compat.function_class().__call__)
+    x = tf.constant([1.0, 2.0])
+    cf = f.get_concrete_function(x, shift=tf.constant(1.0))
+    flat = tf_compat.flat_call_inputs(f, cf, (x,), {"shift": tf.constant(1.0)})
+    assert [t.shape.as_list() for t in flat] == [[2], []]
+    out = tf_compat.pack_outputs(cf, [tf.constant([3.0, 5.0])])
+    assert list(out) == ["y"] and out["y"].numpy().tolist() == [3.0, 5.0]
+
+
+def test_tape_may_record(tf):
+    assert not tf_compat.tape_may_record()
+    with tf.GradientTape():
+        assert tf_compat.tape_may_record()
+    assert not tf_compat.tape_may_record()
+
+
+def test_op_callbacks_see_eager_ops(tf):
+    seen = []
+    before = tf_compat.op_callback_count()
+
+    def cb(op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        seen.append(op_type.decode() if isinstance(op_type, bytes) else op_type)
+
+    tf_compat.add_op_callback(cb)
+    try:
+        assert tf_compat.op_callback_count() == before + 1
+        tf.add(tf.constant(1.0), tf.constant(2.0))
+    finally:
+        tf_compat.remove_op_callback(cb)
+    assert "AddV2" in seen
+    assert tf_compat.op_callback_count() == before
+
+
+def test_replace_function_call_and_undo(tf):
+    @tf.function
+    def f(x):
+        return x + 1.0
+
+    seen = []
+
+    def make(orig):
+        def call(fn, *args, **kwds):
+            seen.append(fn.python_function.__name__)
+            return orig(fn, *args, **kwds)
+        return call
+
+    undo = tf_compat.replace_function_call(make)
+    try:
+        assert float(f(tf.constant(1.0))) == 2.0
+    finally:
+        undo()
+    f(tf.constant(2.0))
+    assert seen == ["f"]
+
+
+def test_replace_apply_gradients_and_undo(tf):
+    import keras
+
+    seen = []
+    undo = tf_compat.replace_apply_gradients(
+        lambda orig: lambda opt, gv, *a, **k: (seen.append(type(opt).__name__), orig(opt, gv))[1])
+    v = tf.Variable(1.0)
+    opt = keras.optimizers.SGD(0.5)
+    try:
+        opt.apply_gradients([(tf.constant(1.0), v)])
+    finally:
+        undo()
+    opt.apply_gradients([(tf.constant(1.0), v)])
+    assert seen == ["SGD"] and float(v.numpy()) == 0.0

@@ -8,7 +8,7 @@ import pytest
 import graphstage
 from graphstage.tracers import validate
 from graphstage.tracers.tf_calls import is_intercepted
-from graphstage.tracers.tf_eager import op_callback_count
+from graphstage.tracers.tf_compat import op_callback_count
 from graphstage.tracers.tf_env import import_tf
 
 pytestmark = pytest.mark.tf

@@ -310,3 +310,20 @@ def test_resnet18_one_step():
     assert len(convs) == 20
     params = [a for _, a in g.nodes(data=True) if a["kind"] == "parameter"]
     assert params and all(a.get("grad") for a in params)
+
+
+def test_a_swallowed_fallback_is_logged(caplog):
+    """A value the tracer cannot read (a slot whose op is no plain Const) falls back to "no
+    value" with a debug line on graphstage.tracers (shown by graphstage --verbose)."""
+    import logging
+
+    from graphstage.tracers.tf_env import import_tf
+    from graphstage.tracers.tf_tracer import _const_value
+
+    tf = import_tf()
+    cf = tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec([], tf.float32))
+    mul = next(op.name for op in cf.graph.get_operations() if op.type == "Mul")
+    with caplog.at_level(logging.DEBUG, logger="graphstage.tracers"):
+        assert _const_value(tf, cf.graph, mul) is None
+    assert any(r.name == "graphstage.tracers.tf_tracer" and mul in r.getMessage()
+               for r in caplog.records)

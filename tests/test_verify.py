@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from graphstage.tracers.run import trace_script
@@ -47,6 +48,46 @@ def test_verify_catches_a_missing_forward_op(monkeypatch):
 def test_tensorflow_examples_verify(example):
     checks = assert_verified(example, 1)
     assert checks[0].forward_ops > 0
+
+
+@pytest.mark.tf
+def test_tf_multi_call_and_eager_steps_verify():
+    """A GAN step (two tf.function calls: each call's part against its own concrete function)
+    and an eager step (its recorded ops against a second op callback)."""
+    gan = assert_verified(MODELS / "gan_tf.py", 1)
+    assert gan[0].forward_ops > 200 and gan[0].backward_nodes > 0
+    eager = assert_verified(MODELS / "eager_tf.py", 2)
+    assert all(c.forward_ops > 100 and c.aten_ops >= c.forward_ops for c in eager)
+
+
+@pytest.mark.tf
+def test_tf_verify_names_a_call_part_or_eager_op_lost(monkeypatch):
+    from graphstage.tracers import tf_eager, tf_tracer, tf_verify
+
+    real_compose = tf_tracer.compose
+
+    def drop_from_second_call(calls):
+        g = nx.DiGraph(real_compose(calls))
+        g.remove_node(next(n for n in g if n.startswith("train_g/") and
+                           g.nodes[n]["op"] == "MatMul"))
+        return g
+
+    monkeypatch.setattr(tf_tracer, "compose", drop_from_second_call)
+    checks = tf_verify.check(load_script(MODELS / "gan_tf.py"), 1)
+    assert any(m.startswith("train_g/") and "MatMul in the function, not traced" in m
+               for m in checks[0].mismatches)
+    assert not any(m.startswith("train_d/") for m in checks[0].mismatches)
+    monkeypatch.undo()
+
+    real_op = tf_eager.EagerGraph._op
+
+    def skip_relu(self, k, op):
+        if op.type != "Relu":
+            real_op(self, k, op)
+
+    monkeypatch.setattr(tf_eager.EagerGraph, "_op", skip_relu)
+    checks = tf_verify.check(load_script(MODELS / "eager_tf.py"), 1)
+    assert any(m.startswith("Relu: ran 1 times, 0 recorded") for m in checks[0].mismatches)
 
 
 @pytest.mark.tf

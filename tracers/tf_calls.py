@@ -15,44 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
-# tf.function's class, how its __call__ binds Python arguments to the concrete function's flat
-# tensor inputs, how a concrete function packs its flat outputs, and whether a gradient tape
-# could record a call: polymorphic_function.Function, function_type_utils, record.
-
-
-def function_class() -> type:
-    """The class behind ``tf.function`` (whose ``__call__`` the interceptor wraps)."""
-    from tensorflow.python.eager.polymorphic_function import polymorphic_function
-
-    return polymorphic_function.Function
-
-
-def flat_call_inputs(fn: Any, cf: Any, args: tuple, kwds: dict) -> list[Any]:
-    """The flat tensors ``fn(*args, **kwds)`` passes to its concrete function ``cf``, bound the
-    way ``Function._call`` and ``tracing_compilation.call_function`` bind them."""
-    from tensorflow.python.eager.polymorphic_function import function_type_utils
-
-    bound = function_type_utils.canonicalize_function_inputs(
-        args, kwds, fn._function_type, fn._default_values, fn._is_pure)  # noqa: SLF001
-    ftype = cf.function_type
-    return list(ftype.unpack_inputs(ftype.bind(*bound.args, **bound.kwargs)))
-
-
-def pack_outputs(cf: Any, flat: list[Any]) -> Any:
-    """The structured result a call of ``cf`` returns for its flat graph outputs."""
-    return cf.function_type.pack_output(list(flat))
-
-
-def tape_may_record() -> bool:
-    """True while a gradient tape (or forward accumulator) is active: a call must then run
-    through TensorFlow, which tells the tape about the variables it reads and records it."""
-    from tensorflow.python.eager import record
-
-    return bool(record.could_possibly_record())
-
-# --- end of the private API -----------------------------------------------------------------
-
+from graphstage.tracers import tf_compat
 
 Handler = Callable[[Any, tuple, dict, Callable[[], Any]], Any]
 
@@ -68,15 +31,16 @@ class CallInterceptor:
         self.busy = False
         self.active = False
         self._thread = threading.get_ident()
-        self._cls: Any = None
-        self._orig: Any = None
+        self._undo: Callable[[], None] | None = None
 
     def __enter__(self) -> CallInterceptor:
-        tf = self.tf
-        cls = self._cls = function_class()
-        orig = self._orig = cls.__call__
-        state = self
         self._thread = threading.get_ident()
+        self._undo = tf_compat.replace_function_call(self._wrap)
+        self.active = True
+        return self
+
+    def _wrap(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        tf, state = self.tf, self
 
         def __call__(fn: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N807
             if state.busy or not state.active or threading.get_ident() != state._thread or \
@@ -89,9 +53,7 @@ class CallInterceptor:
                 state.busy = False
 
         __call__.graphstage_interceptor = True  # type: ignore[attr-defined]
-        cls.__call__ = __call__
-        self.active = True
-        return self
+        return __call__
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -99,14 +61,14 @@ class CallInterceptor:
     def close(self) -> None:
         """Put tf.function's own call back (idempotent)."""
         self.active = False
-        if self._cls is not None:
-            self._cls.__call__ = self._orig
-            self._cls = None
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
 
 
 def is_intercepted() -> bool:
     """True while some interceptor has tf.function's call path patched."""
-    return bool(getattr(function_class().__call__, "graphstage_interceptor", False))
+    return bool(getattr(tf_compat.function_class().__call__, "graphstage_interceptor", False))
 
 
 def function_name(fn: Any) -> str:

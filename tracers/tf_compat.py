@@ -149,3 +149,110 @@ def keras_scope_pushed(scope: Any) -> bool:
     """Whether entering a Keras name scope opened a new level (``_pop_on_exit``; Keras skips
     a scope that repeats its parent's name and caller)."""
     return bool(getattr(scope, "_pop_on_exit", False))
+
+
+def keras_scope_path() -> str:
+    """Keras' name-scope stack right now as a scope path, without its first level (the model
+    the step calls); "" outside Keras."""
+    return "/".join(s.name for s in keras_scope_stack()[1:])
+
+
+def keras_optimizer_class() -> type | None:
+    """Keras 3's optimizer base class (``keras.src.optimizers.base_optimizer.BaseOptimizer``,
+    whose ``apply_gradients`` every optimizer runs and graphstage patches), or None where
+    Keras 3 is not loaded (it is never imported here)."""
+    base = sys.modules.get("keras.src.optimizers.base_optimizer")
+    cls = getattr(base, "BaseOptimizer", None)
+    if base is not None and cls is None:
+        log.debug("keras.src.optimizers.base_optimizer has no BaseOptimizer: eager "
+                  "apply_gradients calls are not marked as updates")
+    return cls
+
+
+# ---- tf.function calls --------------------------------------------------------------------------
+
+def function_class() -> type:
+    """The class behind ``tf.function`` (``polymorphic_function.Function``), whose
+    ``__call__`` graphstage's call interceptor (tracers/tf_calls.py) replaces while a step
+    runs. Raises CompatError where TensorFlow moved it."""
+    try:
+        from tensorflow.python.eager.polymorphic_function import polymorphic_function
+    except ImportError as exc:  # pragma: no cover - TensorFlow moved it
+        raise CompatError("tensorflow.python.eager.polymorphic_function is gone") from exc
+    return polymorphic_function.Function
+
+
+def replace_function_call(make: Callable[[Callable[..., Any]], Callable[..., Any]]
+                          ) -> Callable[[], None]:
+    """Replace ``Function.__call__`` (every tf.function call) with ``make(original)`` until the
+    returned undo is called (it puts the original back)."""
+    return _replace(function_class(), "__call__", make)
+
+
+def replace_apply_gradients(make: Callable[[Callable[..., Any]], Callable[..., Any]]
+                            ) -> Callable[[], None] | None:
+    """Replace Keras 3's ``BaseOptimizer.apply_gradients`` with ``make(original)`` until the
+    returned undo is called; None (nothing replaced) where Keras 3 is not loaded."""
+    cls = keras_optimizer_class()
+    return None if cls is None else _replace(cls, "apply_gradients", make)
+
+
+def _replace(owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
+             ) -> Callable[[], None]:
+    orig = getattr(owner, name)
+    setattr(owner, name, make(orig))
+    return lambda: setattr(owner, name, orig)
+
+
+def flat_call_inputs(fn: Any, cf: Any, args: tuple, kwds: dict) -> list[Any]:
+    """The flat tensors ``fn(*args, **kwds)`` passes to its concrete function ``cf``, bound the
+    way ``Function._call`` and ``tracing_compilation.call_function`` bind them
+    (``function_type_utils.canonicalize_function_inputs`` with the Function's private
+    ``_function_type``, ``_default_values`` and ``_is_pure``; then ``cf.function_type``'s
+    ``bind`` and ``unpack_inputs``)."""
+    from tensorflow.python.eager.polymorphic_function import function_type_utils
+
+    bound = function_type_utils.canonicalize_function_inputs(
+        args, kwds, fn._function_type, fn._default_values, fn._is_pure)  # noqa: SLF001
+    ftype = cf.function_type
+    return list(ftype.unpack_inputs(ftype.bind(*bound.args, **bound.kwargs)))
+
+
+def pack_outputs(cf: Any, flat: list[Any]) -> Any:
+    """The structured result a call of ``cf`` returns for its flat graph outputs
+    (``FunctionType.pack_output``)."""
+    return cf.function_type.pack_output(list(flat))
+
+
+def tape_may_record() -> bool:
+    """True while a gradient tape (or forward accumulator) is active
+    (``tensorflow.python.eager.record.could_possibly_record``): a call must then run through
+    TensorFlow, which tells the tape about the variables it reads and records it."""
+    from tensorflow.python.eager import record
+
+    return bool(record.could_possibly_record())
+
+
+# ---- op callbacks (eager steps) -------------------------------------------------------------
+
+def add_op_callback(cb: Callable[..., Any]) -> None:
+    """Register an op callback (``op_callbacks.add_op_callback``: called for every eager op and
+    every op built into a graph, with its type, inputs, attributes and outputs)."""
+    from tensorflow.python.framework import op_callbacks
+
+    op_callbacks.add_op_callback(cb)
+
+
+def remove_op_callback(cb: Callable[..., Any]) -> None:
+    """Unregister an op callback (``op_callbacks.remove_op_callback``)."""
+    from tensorflow.python.framework import op_callbacks
+
+    op_callbacks.remove_op_callback(cb)
+
+
+def op_callback_count() -> int:
+    """How many op callbacks are registered (``context.context().op_callbacks``; 0 once every
+    recorder is closed)."""
+    from tensorflow.python.eager import context
+
+    return len(context.context().op_callbacks)

@@ -10,56 +10,24 @@ ops are seen. Scopes are Keras' name-scope stack at each op (layer names).
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from graphstage.tracers.contract import graph_attrs
+from graphstage.tracers.tf_compat import (
+    add_op_callback,
+    keras_scope_path,
+    remove_op_callback,
+    replace_apply_gradients,
+)
 from graphstage.tracers.tf_convert import dtype_of, is_update_type, shape_of
 from graphstage.tracers.tf_function import collect_variables_into, tf_variable, var_info
 from graphstage.tracers.tf_values import summarize_array
 
-# --- TensorFlow private API (to move to tracers/tf_compat.py) --------------------------------
-
-
-def add_op_callback(cb: Any) -> None:
-    """Register an op callback (called for every eager op and every op built into a graph)."""
-    from tensorflow.python.framework import op_callbacks
-
-    op_callbacks.add_op_callback(cb)
-
-
-def remove_op_callback(cb: Any) -> None:
-    """Unregister an op callback."""
-    from tensorflow.python.framework import op_callbacks
-
-    op_callbacks.remove_op_callback(cb)
-
-def op_callback_count() -> int:
-    """How many op callbacks are registered (0 once every recorder is closed)."""
-    from tensorflow.python.eager import context
-
-    return len(context.context().op_callbacks)
-
-def keras_optimizer_class() -> Any:
-    """Keras 3's optimizer base class (whose ``apply_gradients`` every optimizer runs), or None
-    where Keras 3 is not loaded."""
-    base = sys.modules.get("keras.src.optimizers.base_optimizer")
-    return getattr(base, "BaseOptimizer", None)
-
-
-def keras_scope() -> str:
-    """Keras' name-scope stack right now as a scope path, without its first level (the model
-    the step calls); "" outside Keras."""
-    state = sys.modules.get("keras.src.backend.common.global_state")
-    if state is None:
-        return ""
-    stack = state.get_global_attribute("name_scope_stack") or []
-    return "/".join(s.name for s in stack[1:])
-
-# --- end of the private API -----------------------------------------------------------------
+log = logging.getLogger("graphstage.tracers.tf_eager")
 
 
 @dataclass
@@ -99,22 +67,24 @@ class EagerRecorder:
         self.phase = "forward"
         self.active = True
         self.errors: list[str] = []
-        self._patches: list[tuple[Any, str, Any]] = []
+        self._undo: list[Any] = []
 
     def __enter__(self) -> EagerRecorder:
         add_op_callback(self._on_op)
-        self._patch(self.tf.GradientTape, "gradient", self._gradient)
-        optimizer = keras_optimizer_class()
-        if optimizer is not None:
-            self._patch(optimizer, "apply_gradients", self._apply)
+        orig_gradient = self.tf.GradientTape.gradient
+        self.tf.GradientTape.gradient = lambda *a, **k: self._gradient(orig_gradient, *a, **k)
+        self._undo.append(lambda: setattr(self.tf.GradientTape, "gradient", orig_gradient))
+        undo = replace_apply_gradients(lambda orig: lambda *a, **k: self._apply(orig, *a, **k))
+        if undo is not None:
+            self._undo.append(undo)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.active = False
         remove_op_callback(self._on_op)
-        for owner, name, orig in reversed(self._patches):
-            setattr(owner, name, orig)
-        self._patches.clear()
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
 
     def reset(self) -> EagerStep:
         """Start a new step (the variables seen so far are kept); returns the finished one."""
@@ -122,11 +92,6 @@ class EagerRecorder:
         self.step = EagerStep(variables=dict(done.variables))
         self.phase = "forward"
         return done
-
-    def _patch(self, owner: Any, name: str, wrap: Any) -> None:
-        orig = getattr(owner, name)
-        self._patches.append((owner, name, orig))
-        setattr(owner, name, lambda *a, **k: wrap(orig, *a, **k))
 
     def _in_phase(self, phase: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.tf.executing_eagerly():
@@ -144,6 +109,8 @@ class EagerRecorder:
             try:
                 self._record_gradient(target, sources, result)
             except Exception as exc:  # noqa: BLE001 - never break the user's step
+                log.debug("eager tape.gradient call not recorded: %s: %s",
+                          type(exc).__name__, exc)
                 self.errors.append(f"{type(exc).__name__}: {exc}")
         return result
 
@@ -171,8 +138,9 @@ class EagerRecorder:
             op_type = op_type.decode() if isinstance(op_type, bytes) else str(op_type)
             phase = "update" if is_update_type(op_type) else self.phase
             self.step.ops.append(EagerOp(op_type, list(inputs), list(outputs or ()), phase,
-                                         keras_scope()))
+                                         keras_scope_path()))
         except Exception as exc:  # noqa: BLE001
+            log.debug("eager op %s not recorded: %s: %s", op_type, type(exc).__name__, exc)
             self.errors.append(f"{type(exc).__name__}: {exc}")
 
 
@@ -215,7 +183,9 @@ class EagerGraph:
     def _summary(self, t: Any) -> dict | None:
         try:
             return summarize_array(t.numpy(), dtype_of(t), self.device)
-        except Exception:  # noqa: BLE001 - a resource, string or variant tensor
+        except Exception as exc:  # noqa: BLE001 - a resource, string or variant tensor
+            log.debug("no value summary for a %s tensor: %s: %s", getattr(t, "dtype", "?"),
+                      type(exc).__name__, exc)
             return None
 
     def _variable(self, handle: Any, phase: str) -> str | None:

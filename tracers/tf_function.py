@@ -4,6 +4,7 @@ with summaries attached (one run per step, the same ops TensorFlow would run).""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,8 @@ from graphstage.tracers import tf_compat
 from graphstage.tracers.contract import FULL_VALUE_LIMIT
 from graphstage.tracers.tf_convert import GraphSpec, VarInfo, dtype_of, is_numeric, shape_of
 from graphstage.tracers.tf_values import Decoder, Fetched, SummaryPlan
+
+log = logging.getLogger("graphstage.tracers.tf_function")
 
 
 @dataclass
@@ -259,7 +262,9 @@ class StepRunner:
             fetch = [graph.get_tensor_by_name(n) for n in plan.tensors]
             graph.outputs = outs + fetch
             fn = tf_compat.function_from_graph(f"{graph.name}_graphstage_{id(self)}", graph)
-        except Exception:  # noqa: BLE001 - any TF internals mismatch: take the import path
+        except Exception as exc:  # noqa: BLE001 - any TF internals mismatch: take the import path
+            log.info("graphstage's direct runner is unavailable for %s (%s: %s): the step "
+                     "runs an imported copy of the graph", graph.name, type(exc).__name__, exc)
             return False
         finally:
             graph.outputs = saved

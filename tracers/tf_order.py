@@ -3,7 +3,6 @@ profiler's host trace (tf.profiler.experimental.start/stop) rather than from an 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -69,8 +68,10 @@ class OrderRecorder:
             log.info("TensorFlow profiler busy, no runtime op order or durations: %s", exc)
             if not busy and tf_compat.profiler_running():
                 # start() keeps its half-made session when the C++ side refuses; drop it
-                with contextlib.suppress(Exception):
+                try:
                     prof.stop(save=False)
+                except Exception as stop_exc:  # noqa: BLE001 - nothing left to stop
+                    log.debug("dropping the half-made profiler session: %s", stop_exc)
         return self
 
     def __exit__(self, *exc: Any) -> None:

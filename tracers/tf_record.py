@@ -14,11 +14,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from graphstage.tracers import nx_compat, tf_compat
 from graphstage.tracers.errors import RecordingComplete
 from graphstage.tracers.script import ModelScript
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import CallInterceptor, CallRecord
-from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph, keras_optimizer_class
+from graphstage.tracers.tf_eager import EagerRecorder, eager_step_graph
 from graphstage.tracers.tf_env import default_device, import_tf
 from graphstage.tracers.tf_tracer import CallCapturer, step_graph
 
@@ -41,7 +42,7 @@ class TfRecording:
         self.calls = CallCapturer(ms, fold=True, values=values)
         self.pending: list[CallRecord] = []
         self._interceptor: CallInterceptor | None = None
-        self._apply: tuple[Any, Any] | None = None  # (optimizer class, its apply_gradients)
+        self._apply: Callable[[], None] | None = None  # puts Keras' apply_gradients back
         self._eager: EagerRecorder | None = None
 
     @property
@@ -51,6 +52,8 @@ class TfRecording:
 
     def start(self) -> None:
         """Patch tf.function's call path (and Keras' apply_gradients) now."""
+        tf_compat.check_version()
+        nx_compat.check_version()
         self._interceptor = CallInterceptor(self.tf, self._handle)
         self._interceptor.__enter__()
         self._patch_apply_gradients()
@@ -58,22 +61,20 @@ class TfRecording:
         self._eager.__enter__()
 
     def _patch_apply_gradients(self) -> None:
-        cls = keras_optimizer_class()
-        if cls is None:
-            return
-        orig = cls.apply_gradients
         rec = self
 
-        def apply_gradients(opt: Any, *args: Any, **kwargs: Any) -> Any:
-            out = orig(opt, *args, **kwargs)
-            icpt = rec._interceptor
-            if icpt is not None and icpt.active and not icpt.busy and \
-                    rec.tf.executing_eagerly():
-                rec._boundary(None)
-            return out
+        def wrap(orig: Callable[..., Any]) -> Callable[..., Any]:
+            def apply_gradients(opt: Any, *args: Any, **kwargs: Any) -> Any:
+                out = orig(opt, *args, **kwargs)
+                icpt = rec._interceptor
+                if icpt is not None and icpt.active and not icpt.busy and \
+                        rec.tf.executing_eagerly():
+                    rec._boundary(None)
+                return out
 
-        cls.apply_gradients = apply_gradients
-        self._apply = (cls, orig)
+            return apply_gradients
+
+        self._apply = tf_compat.replace_apply_gradients(wrap)
 
     def _handle(self, fn: Any, args: tuple, kwds: dict, call: Callable[[], Any]) -> Any:
         if self.done:
@@ -128,8 +129,7 @@ class TfRecording:
             self._interceptor.close()
             self._interceptor = None
         if self._apply is not None:
-            cls, orig = self._apply
-            cls.apply_gradients = orig
+            self._apply()
             self._apply = None
 
     def stop(self) -> TraceSession:

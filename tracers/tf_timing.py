@@ -18,6 +18,7 @@ from typing import Any
 
 import networkx as nx
 
+from graphstage.tracers.nx_compat import node_dicts
 from graphstage.tracers.schema import SOURCE_KINDS
 from graphstage.tracers.script import ScriptError
 from graphstage.tracers.tf_order import Span
@@ -118,7 +119,7 @@ def set_timing(g: nx.DiGraph, timing: Mapping[str, tuple[float, float]]) -> None
     """Give g's nodes `start_us`/`duration_us` (and take them from nodes not timed now),
     replacing each changed node's attribute dict instead of changing it: step graphs made
     earlier from this template share the old dicts and keep their values."""
-    nodes = g._node  # noqa: SLF001 - replace dicts, never mutate shared ones
+    nodes = node_dicts(g)  # replace dicts, never mutate shared ones
     for n, (start, duration) in timing.items():
         nodes[n] = {**nodes[n], "start_us": start, "duration_us": duration}
     for n, a in list(nodes.items()):
@@ -152,7 +153,7 @@ def child_timing(g: nx.DiGraph, raw: Mapping[str, Span], timing: Mapping[str, An
         got[(attr, inner)] = span if old is None else Span(
             min(old.start_ps, span.start_ps), old.duration_ps + span.duration_ps,
             old.kernel or span.kernel)
-    nodes = g._node  # noqa: SLF001 - replace dicts, never mutate shared ones
+    nodes = node_dicts(g)  # replace dicts, never mutate shared ones
     for caller, got in found.items():
         children = [_timed_child(c, got, t0) for c in nodes[caller]["children"]]
         nodes[caller] = {**nodes[caller], "children": children}

@@ -22,18 +22,16 @@ from typing import Any
 
 import networkx as nx
 
-from graphstage.tracers import tf_compat
+from graphstage.tracers import nx_compat, tf_compat
 from graphstage.tracers.contract import graph_attrs
 from graphstage.tracers.errors import TraceCancelled
+from graphstage.tracers.nx_compat import node_dicts, share_structure
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.tf_calls import (
     CallInterceptor,
     CallRecord,
-    flat_call_inputs,
     function_name,
-    pack_outputs,
-    tape_may_record,
 )
 from graphstage.tracers.tf_compose import call_attrs, compose
 from graphstage.tracers.tf_convert import Converter, Template, ValueSlot
@@ -228,8 +226,9 @@ def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
         if internal.dtype.name != "resource" and hasattr(external, "numpy"):
             try:
                 out[internal.op.name] = external.numpy()
-            except Exception:  # noqa: BLE001, S112 - a symbolic capture has no value
-                continue
+            except Exception as exc:  # noqa: BLE001 - a symbolic capture has no value
+                log.debug("captured input %s has no value: %s: %s", internal.op.name,
+                          type(exc).__name__, exc)
     return out
 
 
@@ -237,7 +236,8 @@ def _const_value(tf: Any, graph: Any, op_name: str) -> Any:
     try:
         op = graph.get_operation_by_name(op_name)
         return tf.make_ndarray(op.get_attr("value"))
-    except Exception:  # noqa: BLE001 - not a plain Const
+    except Exception as exc:  # noqa: BLE001 - not a plain Const
+        log.debug("%s is not a plain Const: %s: %s", op_name, type(exc).__name__, exc)
         return None
 
 
@@ -282,7 +282,9 @@ def build_step_graph(c: Captured, ms: ModelScript, step: int, outs: Any,
     elif outs:
         try:
             loss = float(outs[0].numpy().sum())
-        except Exception:  # noqa: BLE001 - a non-numeric output
+        except Exception as exc:  # noqa: BLE001 - a non-numeric output
+            log.debug("no loss from the first output of %s: %s: %s", ms.name,
+                      type(exc).__name__, exc)
             loss = None
     g.graph = {**c.template.graph.graph, **graph_attrs(
         framework="tensorflow", model=ms.name, step=step, capture="tf.function", loss=loss),
@@ -297,18 +299,13 @@ def step_copy(template: nx.DiGraph, fills: list[tuple[str, list[tuple[str, int]]
     (attribute, summary index) pairs set. Copying a few dozen dicts instead of the whole graph
     keeps a reused concrete function's step cheap. Step graphs are read-only
     (docs/contract.md): copy one before changing it."""
-    tnode = template._node  # noqa: SLF001
+    tnode = node_dicts(template)
     node = tnode.copy()
     for n, attrs in fills:
         a = node[n] = tnode[n].copy()
         for attr, i in attrs:
             a[attr] = summaries[i]
-    # the attributes DiGraph.__init__ sets, without networkx's backend dispatch on creation
-    # (tens of microseconds right after a TensorFlow run); adjacency shared, read-only
-    g = object.__new__(nx.DiGraph)
-    g.__dict__.update(graph={}, _node=node, _adj=template._succ, _succ=template._succ,  # noqa: SLF001
-                      _pred=template._pred, __networkx_cache__={})  # noqa: SLF001
-    return nx.freeze(g)
+    return share_structure(template, node)
 
 
 def _numel(shape: list[int]) -> int:
@@ -384,7 +381,7 @@ class CallCapturer:
             c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
                         values=self.values, scope_records=scopes)
             self.cache[id(cf)] = c
-        flat = flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
+        flat = tf_compat.flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
         prev = self.prev.get(id(fn))
         prev_cf = prev[1] if prev is not None else None
         reused = prev_cf is cf
@@ -407,13 +404,13 @@ class CallCapturer:
         self.prev[id(p.fn)] = (p.fn, p.cf)
         outs = fetched = result = None
         wall = 0.0
-        if run and tape_may_record():
+        if run and tf_compat.tape_may_record():
             t0 = time.perf_counter()
             result = call()
             wall = (time.perf_counter() - t0) * 1000
         elif run:
             outs, fetched, wall = self._run(p)
-            result = pack_outputs(p.cf, outs)
+            result = tf_compat.pack_outputs(p.cf, outs)
         try:
             return result, self._record(p, step, outs, fetched, wall, first)
         except Exception as exc:
@@ -485,6 +482,7 @@ class FunctionTracer:
         self.strict = is_tf_function(self.target.fn)  # a tf.function step must take gradients
         self.eager: bool | None = None  # its steps are eager (no tf.function); None: not known
         self.failures: list[str] = []
+        self.records: list[CallRecord] = []  # the last step's calls (none: an eager step)
 
     @property
     def last(self) -> Captured | None:
@@ -530,6 +528,7 @@ class FunctionTracer:
             except Exception as exc:  # noqa: BLE001 - a runtime error in the user's step
                 raise _fail(self.ms, f"step {i} failed while running", exc) from None
         wall = (time.perf_counter() - t0) * 1000
+        self.records = records
         if records:
             self.eager = False  # a step of tf.function calls: no eager recording from now on
             self._check(records)
@@ -586,6 +585,7 @@ def trace(ms: ModelScript, steps: int, *, progress: Progress | None = None,
     values = str(ms.extras.get("values", "auto")) if values is None else values
     session = TraceSession(framework="tensorflow", model=ms.name)
     tf_compat.check_version()
+    nx_compat.check_version()
     if progress:
         progress(0, steps, f"tracing {ms.name} with TensorFlow")
     if "graph" in ms.extras:

@@ -25,8 +25,28 @@ def step_banner(session: Any, step: int) -> str:
         added = len(set(g) - set(before))
         removed = len(set(before) - set(g))
         return f"autograd rebuilt the graph this step: +{added} / −{removed} nodes vs step {step}"
-    if g.graph.get("capture") == "tf1 graph":
+    return _tf_banner(session, step)
+
+
+def _tf_banner(session: Any, step: int) -> str:
+    g = session.steps[step]
+    same = bool(g.graph.get("same_as_previous"))
+    capture = g.graph.get("capture")
+    if capture == "tf1 graph":
         return "a TF1 graph, built once; Session.run executes it every step"
+    if capture == "tf eager":
+        head = "eager TensorFlow: recorded op by op as it ran (no tf.function)"
+        if step == 0:
+            return head
+        if same:
+            return f"{head}; the same ops as step {step}"
+        before = session.steps[step - 1]
+        return (f"{head}: +{len(set(g) - set(before))} / −{len(set(before) - set(g))} "
+                f"nodes vs step {step}")
+    calls = [str(c.get("label")) for c in g.graph.get("calls") or ()]
+    if len(calls) > 1:
+        return f"{len(calls)} tf.function calls this step ({', '.join(calls)}): " + \
+            _calls_banner(g, step, same)
     if g.graph.get("retraced"):
         why = g.graph.get("retrace_reason")
         return "retraced: tf.function built a new graph for this call" + (f" ({why})" if why
@@ -37,6 +57,17 @@ def step_banner(session: Any, step: int) -> str:
         return "tf.function reused its traced graph: nothing was rebuilt"
     return ("tf.function switched to the graph it traced earlier for this input signature "
             "(no retrace)")
+
+
+def _calls_banner(g: Any, step: int, same: bool) -> str:
+    if g.graph.get("retraced"):
+        why = g.graph.get("retrace_reason")
+        return "retraced: tf.function built a new graph" + (f" ({why})" if why else "")
+    if step == 0:
+        return "each traced its graph once; later calls reuse them"
+    if same:
+        return "each reused its traced graph: nothing was rebuilt"
+    return "tf.function switched to graphs it traced earlier (no retrace)"
 
 
 def layer_calls(graph: Any) -> Counter:
