@@ -317,8 +317,8 @@ def test_a_swallowed_fallback_is_logged(caplog):
     value" with a debug line on graphstage.tracers (shown by graphstage --verbose)."""
     import logging
 
+    from graphstage.tracers.tf_capture import _const_value
     from graphstage.tracers.tf_env import import_tf
-    from graphstage.tracers.tf_tracer import _const_value
 
     tf = import_tf()
     cf = tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec([], tf.float32))
