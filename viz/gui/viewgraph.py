@@ -260,7 +260,9 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
     graph is small): a wrapper scope holding most of the forward pass (a Keras model's name
     scope) is opened; top-level scopes open smallest first while the estimated box count stays
     within about `limit` (so one huge optimizer scope stays closed); each deeper level opens only
-    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
+    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box, and beside
+    it only forward scopes without scopes inside open (gpt's embeddings; not MobileNetV2's stem
+    or the optimizer's shared ops)."""
     if graph.number_of_nodes() <= limit:
         return set()
     direct, phases, children, size, forward = _scope_stats(graph)
@@ -280,6 +282,8 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
         wrappers = [s for s in level if forward.get(s, 0) >= WRAPPER_SHARE * total
                     and s not in closed]
         rest = [s for s in level if s not in wrappers and s not in closed]
+        if closed:   # beside a stack, groups of layers and the optimizer stay boxes
+            rest = [s for s in rest if not children.get(s) and "forward" in phases[s]]
         whole = boxes + sum(delta(s) for s in wrappers + rest) <= limit
         if not whole and depth > 1:
             rest = []   # below the top, a level opens whole or not at all (no half-open stages)

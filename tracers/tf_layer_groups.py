@@ -1,0 +1,107 @@
+"""Groups for the flat layer lists of functional Keras models, from the layers' names.
+
+Keras applications are flat functional models: MobileNetV2's ~155 layers are all siblings
+(``Conv1``, ``bn_Conv1``, ``expanded_conv_depthwise``, ``block_1_expand``,
+``block_1_expand_BN``, ..., ``block_16_project_BN``, ``Conv_1``, ``out_relu``, ``predictions``),
+and so are ResNet50's (``conv2_block1_1_conv`` ... ``conv5_block3_out``), DenseNet121's and
+EfficientNetB0's (``block2a_expand_conv``). Their structure is in the names. The rule, applied
+to the sibling layers of one parent in forward order (the order Keras called them):
+
+1. A layer name's *keys* are its prefixes cut before an ``_`` or between a digit and a letter
+   whose last ``_``-part holds a digit: ``conv2_block1_1_conv`` -> ``conv2``, ``conv2_block1``,
+   ``conv2_block1_1``; ``block2a_se_excite`` -> ``block2``, ``block2a``; ``block_1_expand_BN``
+   -> ``block_1``. Names Keras made itself from the class (``conv2d_3``, ``dense``) have none.
+2. Consecutive layers whose shortest key is the same form a group named by that key when there
+   are at least two of them and the key names no other run of siblings; inside a group the rule
+   repeats with the longer keys (``conv2`` holds ``conv2_block1`` ... ``conv2_block3``). A group
+   that would hold exactly the same layers as its parent is not made (no chains).
+3. Among a model's own layers (the traced model or a nested Keras model), the groups whose keys
+   differ only in their last number (``block_1`` ... ``block_16``, ``conv1`` ... ``conv5``) are
+   a family; the biggest family of at least ``FAMILY_MIN`` is the body. The layers before its
+   first member go into ``stem`` and those after its last into ``head`` (when at least two and
+   the name is free), and a body of at least ``FAMILY_WRAP`` groups goes into one group named
+   by the family (``block``), which the app folds into a "block ×16" stack.
+
+Only whole layers move: a layer's nested scopes (a nested model's layers) move with it.
+"""
+
+from __future__ import annotations
+
+import re
+
+FAMILY_MIN = 3    # numbered sibling groups that make a model's body (stem before, head after)
+FAMILY_WRAP = 8   # a body this long goes into one group of its own (one "×N" stack)
+
+_CUT = re.compile(r"(?=_)|(?<=\d)(?=[A-Za-z])")
+_LAST_NUMBER = re.compile(r"\d+[A-Za-z]?$")
+
+
+def keys(name: str) -> list[str]:
+    """The name's group keys, shortest first (rule 1; auto names are filtered by the caller)."""
+    cuts = sorted({m.start() for m in _CUT.finditer(name) if m.start() > 0} | {len(name)})
+    out = []
+    for i in cuts:
+        k = name[:i]
+        if any(ch.isdigit() for ch in k.rsplit("_", 1)[-1]):
+            out.append(k)
+    return out
+
+
+def layer_groups(names: list[str], auto: set[str] = frozenset(), model_level: bool = True,
+                 ) -> dict[str, str]:
+    """Sibling layer name -> the group path to put it under (e.g. 'block/block_1'), for the
+    layers of one parent in forward order; auto: names Keras made from the class (no keys);
+    model_level: the parent is a model (stem/body/head apply)."""
+    paths = _level(names, "", auto)
+    if model_level:
+        _body(names, paths)
+    return {n: "/".join(p) for n, p in paths.items() if p}
+
+
+def _level(items: list[str], parent: str, auto: set[str]) -> dict[str, list[str]]:
+    """Rule 2 on items (all extending parent): name -> its group path below parent."""
+    out: dict[str, list[str]] = {n: [] for n in items}
+    first = {n: next((k for k in keys(n) if len(k) > len(parent)), None)
+             for n in items if n not in auto}
+    runs: list[tuple[str | None, list[str]]] = []
+    for n in items:
+        k = first.get(n)
+        if runs and k is not None and runs[-1][0] == k:
+            runs[-1][1].append(n)
+        else:
+            runs.append((k, [n]))
+    seen = [k for k, _ in runs if k is not None]
+    for k, run in runs:
+        if k is None or len(run) < 2 or seen.count(k) > 1 or (k in items and k not in run):
+            continue
+        sub = _level(run, k, auto)
+        chain = bool(parent) and len(run) == len(items)   # the same layers as its parent
+        for n in run:
+            out[n] = sub[n] if chain else [k, *sub[n]]
+    return out
+
+
+def _body(names: list[str], paths: dict[str, list[str]]) -> None:
+    """Rule 3: stem, body (wrapped when long) and head of a model's layers."""
+    top = [paths[n][0] if paths[n] else None for n in names]
+    families: dict[str, list[str]] = {}
+    for k in top:
+        if k is not None:
+            members = families.setdefault(_LAST_NUMBER.sub("#", k), [])
+            if k not in members:
+                members.append(k)
+    family = max((f for f in families if "#" in f and len(families[f]) >= FAMILY_MIN),
+                 key=lambda f: len(families[f]), default=None)
+    if family is None:
+        return
+    idx = [i for i, k in enumerate(top) if k in families[family]]
+    lo, hi = idx[0], idx[-1] + 1
+    taken = set(names) | {k for k in top if k is not None}
+    wrap = family.replace("#", "").rstrip("_")
+    if len(families[family]) >= FAMILY_WRAP and wrap and wrap not in taken:
+        for n in names[lo:hi]:
+            paths[n].insert(0, wrap)
+    for part, label in ((names[:lo], "stem"), (names[hi:], "head")):
+        if len(part) >= 2 and label not in taken:
+            for n in part:
+                paths[n].insert(0, label)
