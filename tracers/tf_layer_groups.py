@@ -13,7 +13,9 @@ to the sibling layers of one parent in forward order (the order Keras called the
    -> ``block_1``. Names Keras made itself from the class (``conv2d_3``, ``dense``) have none.
 2. Consecutive layers whose shortest key is the same form a group named by that key when there
    are at least two of them and the key names no other run of siblings; inside a group the rule
-   repeats with the longer keys (``conv2`` holds ``conv2_block1`` ... ``conv2_block3``). A group
+   repeats with the longer keys (``conv2`` holds ``conv2_block1`` ... ``conv2_block3``), where
+   the layers of one key need not be consecutive (ResNet calls a block's shortcut
+   ``conv2_block1_0_conv`` between ``conv2_block1_3_conv`` and ``conv2_block1_3_bn``). A group
    that would hold exactly the same layers as its parent is not made (no chains).
 3. Among a model's own layers (the traced model or a nested Keras model), the groups whose keys
    differ only in their last number (``block_1`` ... ``block_16``, ``conv1`` ... ``conv5``) are
@@ -64,9 +66,14 @@ def _level(items: list[str], parent: str, auto: set[str]) -> dict[str, list[str]
     first = {n: next((k for k in keys(n) if len(k) > len(parent)), None)
              for n in items if n not in auto}
     runs: list[tuple[str | None, list[str]]] = []
+    by_key: dict[str, list[str]] = {}
     for n in items:
         k = first.get(n)
-        if runs and k is not None and runs[-1][0] == k:
+        if parent and k is not None:   # inside a group every layer shares its prefix:
+            if k not in by_key:        # a shortcut called between a block's layers joins
+                runs.append((k, by_key.setdefault(k, [])))
+            by_key[k].append(n)
+        elif runs and k is not None and runs[-1][0] == k:
             runs[-1][1].append(n)
         else:
             runs.append((k, [n]))
