@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graphstage.tracers import tf_tracer, validate
+from graphstage.tracers import TraceSession, tf_tracer, validate
 from graphstage.tracers.script import load_script
 from graphstage.tracers.tf_keras_scopes import _snake
 from graphstage.tracers.tf_layer_groups import layer_groups
@@ -116,19 +116,26 @@ def test_each_layers_ops_gradients_variables_and_updates_share_its_group(mnv2):
 
 
 def test_opening_view_shows_the_block_stack(mnv2):
-    from graphstage.viz.gui.viewgraph import build_display, readable_collapse
+    pytest.importorskip("PySide6")
+    from graphstage.viz.gui.controller import StageController
 
     g, names, _ = mnv2
-    collapsed = readable_collapse(g)
-    display = build_display(g, collapsed)
+    ctl = StageController()
+    ctl.set_session(TraceSession(framework="tensorflow", model="MobileNetV2", steps=[g]))
+    display = ctl.display()
     assert len(display.nodes) <= 40
     n = len({m.group(1) for name in names if (m := BLOCK.match(name))})
     labels = {dn.label for dn in display.nodes.values() if dn.is_group}
     assert {f"block ×{n}", "stem", "head"} <= labels
     assert {"group:forward:stem", "group:forward:head"} <= set(display.nodes)
-    # opening the stack (a double-click: the controller discards it from the collapsed set)
-    opened = build_display(g, (collapsed - {"block"}) | {f"block/block_{i + 1}" for i in range(n)})
-    assert {f"block_{i + 1}" for i in range(n)} <= {dn.label for dn in opened.nodes.values()}
+    ctl.toggle_scope("block")   # a double-click on the stack: its blocks, each one box
+    labels = [dn.label for dn in ctl.display().nodes.values()
+              if dn.phase == "forward" and dn.container == "block"]
+    assert sorted(labels) == sorted(f"block_{i + 1}" for i in range(n))
+    ctl.toggle_scope("block/block_1")   # a block: its layers
+    inside = {dn.label for dn in ctl.display().nodes.values() if dn.phase == "forward"
+              and dn.container == "block/block_1"}
+    assert {name for name in names if name.startswith("block_1_")} <= inside
 
 
 def _tree(names: list[str], auto: set[str]) -> dict[str, str]:
