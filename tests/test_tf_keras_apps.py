@@ -155,27 +155,24 @@ def test_keras_applications_group_by_stage_and_block(app):
             if re.fullmatch(rf"{_snake(type(la).__name__)}(_\d+)?", la.name)}
     paths = _tree(names, auto)
     tops = {p.split("/")[0] for p in paths.values()}
-    if app == "ResNet50":    # conv1 stem, conv2..conv5 stages of their blocks, head
-        assert tops == {"conv1", "pool1", "conv2", "conv3", "conv4", "conv5", "head"}
+    if app == "ResNet50":    # stem (conv1, pool1), conv2..conv5 stages of their blocks, head
+        assert tops == {"stem", "conv2", "conv3", "conv4", "conv5", "head"}
+        assert paths["conv1_conv"] == "stem/conv1/conv1_conv"
         for n in names:
             if m := re.match(r"(conv(\d)_block\d+)_", n):
                 assert paths[n].startswith(f"conv{m.group(2)}/{m.group(1)}/"), paths[n]
     elif app == "EfficientNetB0":  # stem, block1..block7 holding block2a, block2b..., head
         stages = {f"block{m.group(1)}" for n in names if (m := re.match(r"block(\d)", n))}
         assert tops == stages | {"stem", "head"}
-        per_stage: dict[str, set[str]] = {}
         for n in names:
             if m := re.match(r"(block(\d)[a-z])_", n):
-                per_stage.setdefault(m.group(2), set()).add(m.group(1))
-        for n in names:
-            if m := re.match(r"(block(\d)[a-z])_", n):   # a one-block stage holds its layers
-                block = f"{m.group(1)}/" if len(per_stage[m.group(2)]) > 1 else ""
-                assert paths[n].startswith(f"block{m.group(2)}/{block}{n}"), paths[n]
+                assert paths[n] == f"block{m.group(2)}/{m.group(1)}/{n}", paths[n]
             elif n.startswith(("stem_", "top_")):
                 assert paths[n].split("/")[0] == ("stem" if n.startswith("stem") else "head")
-    else:   # DenseNet121: conv1, dense blocks conv2..conv5, pool2..pool4 transitions, head
-        assert {f"conv{i}" for i in range(1, 6)} | {f"pool{i}" for i in (2, 3, 4)} | {"head"} \
-            <= tops
+    else:   # DenseNet121: stem, dense blocks conv2..conv5, pool2..pool4 transitions, head
+        assert tops == {f"conv{i}" for i in range(2, 6)} | {f"pool{i}" for i in (2, 3, 4)} | \
+            {"stem", "head"}
+        assert paths["conv1_conv"] == "stem/conv1/conv1_conv"
         for n in names:
             if m := re.match(r"(conv(\d)_block\d+)_", n):
                 assert paths[n].startswith(f"conv{m.group(2)}/{m.group(1)}/"), paths[n]

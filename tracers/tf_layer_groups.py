@@ -15,14 +15,14 @@ to the sibling layers of one parent in forward order (the order Keras called the
    are at least two of them and the key names no other run of siblings; inside a group the rule
    repeats with the longer keys (``conv2`` holds ``conv2_block1`` ... ``conv2_block3``), where
    the layers of one key need not be consecutive (ResNet calls a block's shortcut
-   ``conv2_block1_0_conv`` between ``conv2_block1_3_conv`` and ``conv2_block1_3_bn``). A group
-   that would hold exactly the same layers as its parent is not made (no chains).
+   ``conv2_block1_0_conv`` between ``conv2_block1_3_conv`` and ``conv2_block1_3_bn``).
 3. Among a model's own layers (the traced model or a nested Keras model), the groups whose keys
-   differ only in their last number (``block_1`` ... ``block_16``, ``conv1`` ... ``conv5``) are
-   a family; the biggest family of at least ``FAMILY_MIN`` is the body. The layers before its
-   first member go into ``stem`` and those after its last into ``head`` (when at least two and
-   the name is free), and a body of at least ``FAMILY_WRAP`` groups goes into one group named
-   by the family (``block``), which the app folds into a "block ×16" stack.
+   differ only in their last number and that alike hold groups or only layers are a family
+   (``block_1`` ... ``block_16``; ResNet's stages ``conv2`` ... ``conv5``, not its ``conv1``,
+   which holds layers); the biggest family of at least ``FAMILY_MIN`` is the body. The layers
+   before its first member go into ``stem`` and those after its last into ``head`` (when at
+   least two and the name is free), and a body of at least ``FAMILY_WRAP`` groups goes into one
+   group named by the family (``block``), which the app folds into a "block ×16" stack.
 
 Only whole layers move: a layer's nested scopes (a nested model's layers) move with it.
 """
@@ -82,29 +82,29 @@ def _level(items: list[str], parent: str, auto: set[str]) -> dict[str, list[str]
         if k is None or len(run) < 2 or seen.count(k) > 1 or (k in items and k not in run):
             continue
         sub = _level(run, k, auto)
-        chain = bool(parent) and len(run) == len(items)   # the same layers as its parent
         for n in run:
-            out[n] = sub[n] if chain else [k, *sub[n]]
+            out[n] = [k, *sub[n]]
     return out
 
 
 def _body(names: list[str], paths: dict[str, list[str]]) -> None:
     """Rule 3: stem, body (wrapped when long) and head of a model's layers."""
     top = [paths[n][0] if paths[n] else None for n in names]
-    families: dict[str, list[str]] = {}
+    nested = {k for n, k in zip(names, top, strict=True) if len(paths[n]) > 1}
+    families: dict[tuple[str, bool], list[str]] = {}
     for k in top:
         if k is not None:
-            members = families.setdefault(_LAST_NUMBER.sub("#", k), [])
+            members = families.setdefault((_LAST_NUMBER.sub("#", k), k in nested), [])
             if k not in members:
                 members.append(k)
-    family = max((f for f in families if "#" in f and len(families[f]) >= FAMILY_MIN),
+    family = max((f for f in families if "#" in f[0] and len(families[f]) >= FAMILY_MIN),
                  key=lambda f: len(families[f]), default=None)
     if family is None:
         return
     idx = [i for i, k in enumerate(top) if k in families[family]]
     lo, hi = idx[0], idx[-1] + 1
     taken = set(names) | {k for k in top if k is not None}
-    wrap = family.replace("#", "").rstrip("_")
+    wrap = family[0].replace("#", "").rstrip("_")
     if len(families[family]) >= FAMILY_WRAP and wrap and wrap not in taken:
         for n in names[lo:hi]:
             paths[n].insert(0, wrap)

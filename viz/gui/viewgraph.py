@@ -20,7 +20,7 @@ from graphstage.viz.gui.naming import display_label, node_detail
 from graphstage.viz.hgroups import scope_prefixes
 
 _SEP = re.compile(r"[/.]")
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+_NUMBERED = re.compile(r"^(.*?)(\d+|(?<=\d)[a-z])$")   # block_7, layers.3; block4a, block4b
 READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
 STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
 WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
@@ -166,8 +166,8 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
 
 
 def stack_size(children: Iterable[str]) -> int:
-    """How many numbered repeats ('0'…'11', 'block_1'…'block_16') the child scopes are; 0 when
-    they are not a stack of at least STACK_MIN."""
+    """How many numbered repeats ('0'…'11', 'block_1'…'block_16', 'block4a'…'block4c') the
+    child scopes are; 0 when they are not a stack of at least STACK_MIN."""
     stems, n = set(), 0
     for c in children:
         parts = scope_parts(c)
