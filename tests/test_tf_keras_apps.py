@@ -188,3 +188,12 @@ def test_rule_keeps_plain_and_auto_named_layers_flat():
                         "enc3_bn", "pool", "fc"])
     assert got == {"enc1_conv": "enc1", "enc1_bn": "enc1", "enc2_conv": "enc2",
                    "enc2_bn": "enc2", "enc3_conv": "enc3", "enc3_bn": "enc3"}
+
+
+def test_letter_numbered_blocks_read_as_a_stack():
+    from graphstage.viz.gui.viewgraph import stack_size
+
+    assert stack_size(["block4/block4a", "block4/block4b", "block4/block4c"]) == 3
+    assert stack_size(["block_1", "block_2", "block_3", "block_16"]) == 4
+    assert stack_size(["stem", "block4a", "block4b"]) == 0          # mixed stems: no stack
+    assert stack_size(["conv2d", "conv3d", "conv4d"]) == 0          # not one stem
