@@ -197,3 +197,11 @@ def test_letter_numbered_blocks_read_as_a_stack():
     assert stack_size(["block_1", "block_2", "block_3", "block_16"]) == 4
     assert stack_size(["stem", "block4a", "block4b"]) == 0          # mixed stems: no stack
     assert stack_size(["conv2d", "conv3d", "conv4d"]) == 0          # not one stem
+
+
+def test_numbered_layers_of_a_subclassed_model_share_one_group():
+    # gpt_tf's GPT: tok_emb, pos_emb, blocks_0 ... blocks_11, ln_f, head -> blocks/blocks_<i>,
+    # as PyTorch's blocks/<i>; no stem or head around numbered layers
+    names = ["tok_emb", "pos_emb", *(f"blocks_{i}" for i in range(12)), "ln_f", "head"]
+    assert layer_groups(names) == {f"blocks_{i}": "blocks" for i in range(12)}
+    assert layer_groups(["fc1", "fc2", "fc3", "out"]) == {}   # short: left as it is

@@ -23,6 +23,9 @@ to the sibling layers of one parent in forward order (the order Keras called the
    before its first member go into ``stem`` and those after its last into ``head`` (when at
    least two and the name is free), and a body of at least ``FAMILY_WRAP`` groups goes into one
    group named by the family (``block``), which the app folds into a "block ×16" stack.
+   Layers numbered themselves (a subclassed GPT's ``blocks_0`` ... ``blocks_11``) are a family
+   too: a long one goes into one group (``blocks``, as PyTorch's ``blocks/0`` ...), without
+   stem or head.
 
 Only whole layers move: a layer's nested scopes (a nested model's layers) move with it.
 """
@@ -56,7 +59,7 @@ def layer_groups(names: list[str], auto: set[str] = frozenset(), model_level: bo
     model_level: the parent is a model (stem/body/head apply)."""
     paths = _level(names, "", auto)
     if model_level:
-        _body(names, paths)
+        _body(names, paths, auto)
     return {n: "/".join(p) for n, p in paths.items() if p}
 
 
@@ -87,14 +90,20 @@ def _level(items: list[str], parent: str, auto: set[str]) -> dict[str, list[str]
     return out
 
 
-def _body(names: list[str], paths: dict[str, list[str]]) -> None:
+def _body(names: list[str], paths: dict[str, list[str]], auto: set[str]) -> None:
     """Rule 3: stem, body (wrapped when long) and head of a model's layers."""
-    top = [paths[n][0] if paths[n] else None for n in names]
-    nested = {k for n, k in zip(names, top, strict=True) if len(paths[n]) > 1}
-    families: dict[tuple[str, bool], list[str]] = {}
+    top, kind = [], {}
+    for n in names:
+        own = n not in auto and not paths[n] and (keys(n) or [""])[-1] == n
+        k = paths[n][0] if paths[n] else n if own else None
+        top.append(k)
+        if k is not None:   # a numbered layer (blocks_0), a group of layers or of groups
+            kind[k] = "layer" if own else "groups" if len(paths[n]) > 1 else \
+                kind.get(k, "layers")
+    families: dict[tuple[str, str], list[str]] = {}
     for k in top:
         if k is not None:
-            members = families.setdefault((_LAST_NUMBER.sub("#", k), k in nested), [])
+            members = families.setdefault((_LAST_NUMBER.sub("#", k), kind[k]), [])
             if k not in members:
                 members.append(k)
     family = max((f for f in families if "#" in f[0] and len(families[f]) >= FAMILY_MIN),
@@ -108,6 +117,8 @@ def _body(names: list[str], paths: dict[str, list[str]]) -> None:
     if len(families[family]) >= FAMILY_WRAP and wrap and wrap not in taken:
         for n in names[lo:hi]:
             paths[n].insert(0, wrap)
+    if family[1] == "layer":   # numbered layers (blocks_0 ... blocks_11): no stem or head
+        return
     for part, label in ((names[:lo], "stem"), (names[hi:], "head")):
         if len(part) >= 2 and label not in taken:
             for n in part:
