@@ -165,8 +165,9 @@ NODE_ATTRS = (
          "`AccumulateGrad`", required=True),
     Attr("kind", (str,), "what the node stands for (kinds below)", required=True, values=KINDS),
     Attr("phase", (str,), "the pass it belongs to", required=True, values=PHASES),
-    Attr("scope", (str,), "module path or TF name scope, `/`-separated (`layer1/0/conv1`); "
-         "`\"\"` at top level", required=True),
+    Attr("scope", (str,), "module path or Keras layer path, `/`-separated (`layer1/0/conv1`); "
+         "a flat Keras model's layers under the groups their names spell "
+         "(`block/block_1/block_1_expand`); `\"\"` at top level", required=True),
     Attr("order", (int,), "execution index within its phase; `-1` for sources (inputs, "
          "parameters, constants) and nodes that did not run", required=True, minimum=-1),
     Attr("key", (str,), "stable identity across steps (below)", required=True),

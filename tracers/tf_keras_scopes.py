@@ -15,10 +15,12 @@ the variables the ops read.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphstage.tracers import tf_compat
+from graphstage.tracers.tf_layer_groups import layer_groups
 
 log = logging.getLogger("graphstage.tracers.tf_keras_scopes")
 
@@ -75,12 +77,14 @@ class KerasScopes:
     ``names``: raw scope -> Keras name, or None for the traced model's own scope (the main
     model is not a scope level, as in the PyTorch tracer); ``params``: variable name (the
     ``param:`` key) -> the readable path of the layer that owns it; ``optimizers``: Keras
-    names of the optimizers that ran in the graph.
+    names of the optimizers that ran in the graph; ``nest``: layer path -> the name groups to
+    put it under (``block_1_expand`` -> ``block/block_1``, tracers/tf_layer_groups.py).
     """
 
     names: dict[str, str | None] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     optimizers: set[str] = field(default_factory=set)
+    nest: dict[str, str] = field(default_factory=dict)
 
 
 def keras_scopes(records: list[ScopeRecord], graph: Any, model: Any,
@@ -96,6 +100,7 @@ def keras_scopes(records: list[ScopeRecord], graph: Any, model: Any,
     out = KerasScopes()
     owner: dict[int, tuple[int, str]] = {}  # id(handle) -> (depth, readable path)
     seen: set[int] = set()
+    siblings = _Siblings()
     for r in mine:
         keep = [(n, c) for n, c in zip(r.names, r.callers, strict=False)
                 if not (c is not None and id(c) in roots)]
@@ -109,6 +114,7 @@ def keras_scopes(records: list[ScopeRecord], graph: Any, model: Any,
             out.optimizers.add(r.names[-1])
             continue
         path = "/".join(n for n, _ in keep)
+        siblings.add(keep)
         for v in _variables(caller):
             handle = getattr(getattr(v, "value", v), "handle", None)
             if handle is None or id(handle) not in var_names:
@@ -117,7 +123,48 @@ def keras_scopes(records: list[ScopeRecord], graph: Any, model: Any,
             if prev is None or prev[0] < len(keep):
                 owner[id(handle)] = (len(keep), path)
     out.params = {var_names[h]: path for h, (_, path) in owner.items()}
+    out.nest = siblings.nest()
     return out
+
+
+class _Siblings:
+    """The layers under each parent layer path, in the order Keras first called them."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, list[str]] = {}
+        self.auto: set[str] = set()      # layer paths whose name Keras made from the class
+        self.models: set[str] = {""}     # paths of models (the traced model's level is "")
+
+    def add(self, keep: list[tuple[str, Any]]) -> None:
+        """Record the layer that opened the innermost of the scopes keep (name, caller)."""
+        name, caller = keep[-1] if keep else ("", None)
+        if not name or not _is_layer(caller):
+            return
+        parent = "/".join(n for n, _ in keep[:-1])
+        path = f"{parent}/{name}" if parent else name
+        kids = self.children.setdefault(parent, [])
+        if name not in kids:
+            kids.append(name)
+        if _is_model(caller):
+            self.models.add(path)
+        if re.fullmatch(rf"{re.escape(_snake(type(caller).__name__))}(_\d+)?", name):
+            self.auto.add(path)
+
+    def nest(self) -> dict[str, str]:
+        """Layer path -> its name groups (tracers/tf_layer_groups.py), per parent."""
+        out = {}
+        for parent, kids in self.children.items():
+            base = f"{parent}/" if parent else ""
+            auto = {k for k in kids if base + k in self.auto}
+            groups = layer_groups(kids, auto, model_level=parent in self.models)
+            out.update({base + k: v for k, v in groups.items()})
+        return out
+
+
+def _snake(cls_name: str) -> str:
+    """Keras' auto-name base of a class (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", cls_name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _roots(records: list[ScopeRecord], model: Any) -> set[int]:
@@ -130,6 +177,12 @@ def _roots(records: list[ScopeRecord], model: Any) -> set[int]:
 
 def _is_model(obj: Any) -> bool:
     return obj is not None and hasattr(obj, "layers") and hasattr(obj, "trainable_variables")
+
+
+def _is_layer(obj: Any) -> bool:
+    """A Keras layer or model (not a loss, metric or optimizer, which open scopes too)."""
+    return obj is not None and hasattr(obj, "trainable_weights") and \
+        hasattr(obj, "compute_output_shape")
 
 
 def _is_optimizer(obj: Any) -> bool:

@@ -17,7 +17,8 @@ A gradient op (``gradient_tape/dynamic_net_1/hidden_layer_3/MatMul/MatMul_1``) t
 of the forward op it differentiates; gradient code TensorFlow names outside any scope (``AddN``
 accumulations, custom gradients such as swish's) joins the layer it belongs to
 (tracers/tf_scope_fixups.py), and so do optimizer updates, grouped per variable. The raw TF op
-name, tape scope included, stays in ``name``.
+name, tape scope included, stays in ``name``. Last, the flat layer lists of functional models
+get the groups their names spell (``block/block_1/block_1_expand``; tracers/tf_layer_groups.py).
 """
 
 from __future__ import annotations
@@ -140,6 +141,29 @@ def tidy_scopes(g: nx.DiGraph, grad_component: re.Pattern, keras: Any = None,
     attach_strays(g, unplaced)
     opt = {s.lower() for s in [*optimizer_scopes, *(keras.optimizers if keras else ())]}
     group_updates(g, opt)
+    if keras is not None and keras.nest:
+        nest_layers(g, keras.nest)
+
+
+def nest_layers(g: nx.DiGraph, nest: dict[str, str]) -> None:
+    """Put each layer's scope (ops, gradients, variables, updates alike) under the name groups
+    of its layer path (``block_1_expand/adam/kernel`` -> ``block/block_1/block_1_expand/...``;
+    nest from tracers/tf_layer_groups.py via KerasScopes.nest)."""
+    done: dict[str, str] = {}
+    for _, a in g.nodes(data=True):
+        scope = a["scope"]
+        if scope and scope not in done:
+            out: list[str] = []
+            path = ""
+            for part in scope.split("/"):
+                path = f"{path}/{part.split('#')[0]}" if path else part.split("#")[0]
+                group = nest.get(path)
+                if group:
+                    out.append(group)
+                out.append(part)
+            done[scope] = "/".join(out)
+        if scope:
+            a["scope"] = done[scope]
 
 
 def _learn_from_reads(g: nx.DiGraph, scopes: ScopeMap) -> None:

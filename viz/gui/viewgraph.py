@@ -21,7 +21,7 @@ from graphstage.viz.gui.naming import display_label, node_detail
 from graphstage.viz.hgroups import scope_prefixes
 
 _SEP = re.compile(r"[/.]")
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+_NUMBERED = re.compile(r"^(.*?)(\d+|(?<=\d)[a-z])$")   # block_7, layers.3; block4a, block4b
 READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
 STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
 WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
@@ -170,8 +170,8 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
 
 
 def stack_size(children: Iterable[str]) -> int:
-    """How many numbered repeats ('0'…'11', 'block_1'…'block_16') the child scopes are; 0 when
-    they are not a stack of at least STACK_MIN."""
+    """How many numbered repeats ('0'…'11', 'block_1'…'block_16', 'block4a'…'block4c') the
+    child scopes are; 0 when they are not a stack of at least STACK_MIN."""
     stems, n = set(), 0
     for c in children:
         parts = scope_parts(c)
@@ -264,7 +264,9 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
     graph is small): a wrapper scope holding most of the forward pass (a Keras model's name
     scope) is opened; top-level scopes open smallest first while the estimated box count stays
     within about `limit` (so one huge optimizer scope stays closed); each deeper level opens only
-    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box."""
+    if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box, and beside
+    it only forward scopes without scopes inside open (gpt's embeddings; not MobileNetV2's stem
+    or the optimizer's shared ops)."""
     if graph.number_of_nodes() <= limit:
         return set()
     direct, phases, children, size, forward = _scope_stats(graph)
@@ -284,6 +286,8 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
         wrappers = [s for s in level if forward.get(s, 0) >= WRAPPER_SHARE * total
                     and s not in closed]
         rest = [s for s in level if s not in wrappers and s not in closed]
+        if closed:   # beside a stack, groups of layers and the optimizer stay boxes
+            rest = [s for s in rest if not children.get(s) and "forward" in phases[s]]
         whole = boxes + sum(delta(s) for s in wrappers + rest) <= limit
         if not whole and depth > 1:
             rest = []   # below the top, a level opens whole or not at all (no half-open stages)
