@@ -167,6 +167,11 @@ def group_spec(display: Any, tree: GroupTree, gid: str, sizes: dict[str, tuple[f
     local = {it: f"i{i}" for i, it in enumerate(items)}
     anchors = {(local[a], local[b]) for a, b in ties}
     anchored = {b for _, b in anchors}
+    # update boxes tied beside their forward box take their row from that tie alone: their
+    # other arrows (gradients in, the optimizer's shared state, the step's final NoOp) would
+    # push every update box below the whole backward pass
+    tied_updates = {local[b] for _, b in ties
+                    if b in display.nodes and display.nodes[b].phase == "update"}
     edges: list[tuple[str, str]] = []
     loose, flat = set(), set()
     laid: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -187,6 +192,8 @@ def group_spec(display: Any, tree: GroupTree, gid: str, sizes: dict[str, tuple[f
         laid[pair] = list(members)
         edges.append(pair)
         if backward and not boxy and la in anchored and lb in anchored:
+            loose.add(pair)
+        elif pair not in anchors and (la in tied_updates or lb in tied_updates):
             loose.add(pair)
         elif roles == {"data"} and not boxy and display.nodes[a].kind in LEAVES:
             flat.add(pair)
