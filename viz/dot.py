@@ -10,6 +10,8 @@ docs/export.md describes the picture for users.
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,6 +196,43 @@ def fold_scopes(graph: nx.DiGraph, limit: int = FOLD_BOXES) -> set[tuple[str, ..
 def folded_size(graph: nx.DiGraph, folded: Collection[tuple[str, ...]]) -> int:
     """How many boxes the drawing has with the ``folded`` scopes each one box per phase."""
     return _box_count(graph, lambda scope: fold_key(scope, folded))
+
+
+_FAMILY_END = re.compile(r"\d+(?=[_.\-])")  # a number ending a name part: block_1|_expand
+
+
+def name_families(names: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Each name -> the shared name prefixes that would nest it ('block_1_expand_BN' ->
+    ('block_1',)): a prefix ends at a number followed by '_', '.' or '-' and is kept when at
+    least two names start with it; nested prefixes with the same names keep the outer one."""
+    cands = {n: [n[: m.end()] for m in _FAMILY_END.finditer(n)] for n in names}
+    count = Counter(p for n, ps in cands.items() for p in set(ps) if p != n)
+    count.update(n for n in names if n in count)
+    out = {}
+    for n, ps in cands.items():
+        kept: list[str] = []
+        for p in ps:
+            if p != n and count[p] >= 2 and not (kept and count[kept[-1]] == count[p]):
+                kept.append(p)
+        out[n] = tuple(kept)
+    return out
+
+
+def family_scopes(graph: nx.DiGraph) -> nx.DiGraph | None:
+    """A copy of ``graph`` whose flat top-level scopes are nested by shared name prefixes
+    (Keras' block_1_expand, block_1_depthwise... under block_1), so a drawing can fold below
+    one box per layer; None when no two top-level scopes share a prefix."""
+    tops = {scope_parts(a.get("scope", ""))[0] for _, a in graph.nodes(data=True)
+            if scope_parts(a.get("scope", ""))}
+    families = {n: f for n, f in name_families(tops).items() if f}
+    if not families:
+        return None
+    out = graph.copy()
+    for _, a in out.nodes(data=True):
+        parts = scope_parts(a.get("scope", ""))
+        if parts and parts[0] in families:
+            a["scope"] = "/".join(families[parts[0]] + parts)
+    return out
 
 
 @dataclass
