@@ -189,7 +189,7 @@ def _draw(graph: nx.DiGraph, fmt: str, eng: Engine | None, via_qt: bool, dpi: in
     """The file's bytes: DOT source, or the engine's (or Qt's) drawing of it."""
     attrs: dict[str, str] = {}
     if fmt == "png" and not via_qt:
-        attrs = _png_attrs(dpi)
+        attrs = png_attrs(dpi)
     elif fmt == "pdf":
         attrs = {"size": f"{PDF_MAX_SIDE_IN},{PDF_MAX_SIDE_IN}"}
     source, depth, boxes = step_source(graph, graph_attrs=attrs, **src)
@@ -211,7 +211,7 @@ def _draw(graph: nx.DiGraph, fmt: str, eng: Engine | None, via_qt: bool, dpi: in
     return data
 
 
-def _png_attrs(dpi: float) -> dict[str, str]:
+def png_attrs(dpi: float) -> dict[str, str]:
     """Graph attributes that make dot write a PNG at ``dpi`` shrunk into PNG_MAX_SIDE."""
     return {"dpi": f"{dpi:g}", "size": f"{PNG_MAX_SIDE / dpi:.2f},{PNG_MAX_SIDE / dpi:.2f}"}
 
@@ -254,7 +254,7 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
     further than the app's opening view, saying so in the image and through ``warn``; ``info``
     gets the boxes drawn, the box limit and the text's pixel height."""
     limit, note = min(FOLD_BOXES, MAX_NODES), None
-    attrs = {} if via_qt else _png_attrs(dpi)
+    attrs = {} if via_qt else png_attrs(dpi)
     for _ in range(4):
         source, depth, boxes = step_source(graph, fold_limit=limit, graph_attrs=attrs,
                                            note=note, **src)

@@ -1,0 +1,63 @@
+"""A big real trace (Keras MobileNetV2, ~9,700 nodes, one top-level scope per layer) exports as a
+folded PNG capped at 8,000 px whose label text is at least 9 px at the image's own size."""
+
+from pathlib import Path
+
+import pytest
+
+from graphstage.tracers import trace_script
+from graphstage.viz.dot import FONT_SIZE, family_scopes
+from graphstage.viz.export import (
+    PNG_DPI,
+    PNG_MAX_SIDE,
+    PNG_MIN_TEXT_PX,
+    export_step,
+    natural_width_pt,
+    png_attrs,
+    step_source,
+    text_px,
+)
+from graphstage.viz.graphviz import run
+
+pytestmark = pytest.mark.tf
+
+ZOO = Path(__file__).resolve().parent / "zoo"
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    """One traced MobileNetV2 step (32x32, batch 2): flat Keras layer scopes, Adam."""
+    return trace_script(ZOO / "keras_mobilenetv2_tf.py", 1).steps[0]
+
+
+def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
+    info: dict = {}
+    warnings: list[str] = []
+    path = export_step(mobilenet, tmp_path / "m.png", info=info, warn=warnings.append)
+    data = path.read_bytes()
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert mobilenet.number_of_nodes() > 5000
+    assert max(width, height) <= PNG_MAX_SIDE
+    assert 20 <= info["boxes"] <= 160          # folded like the app's opening view
+    assert info["text_px"] >= PNG_MIN_TEXT_PX
+    # Cross-check the exporter's figure: lay the same source out as SVG (natural size in pt)
+    # and scale the font by the PNG's pixels per point.
+    src = {"fold_limit": info["fold_limit"], "graph_attrs": png_attrs(PNG_DPI)}
+    if info["further"]:
+        src["note"] = warnings[0].split(": ", 1)[1]
+    svg = run(step_source(mobilenet, **src)[0], "svg")
+    assert FONT_SIZE * width / natural_width_pt(svg) == pytest.approx(info["text_px"], rel=0.02)
+    assert text_px(data, svg) >= PNG_MIN_TEXT_PX
+    assert info["further"] == bool(warnings)
+
+
+def test_flat_layer_scopes_are_grouped_by_numbered_prefix(mobilenet):
+    grouped = family_scopes(mobilenet)
+    assert grouped is not None
+    scopes = {a["scope"] for _, a in grouped.nodes(data=True) if a.get("scope")}
+    assert any(s.startswith("block_1/block_1_expand") for s in scopes)
+    tops = {s.split("/")[0] for s in scopes}
+    raw_tops = {a["scope"].split("/")[0] for _, a in mobilenet.nodes(data=True) if a.get("scope")}
+    assert len(tops) < len(raw_tops) / 3
+    source = step_source(mobilenet)[0]
+    assert "grouped by their name" in source and "block_1" in source
