@@ -458,10 +458,19 @@ def to_dot(
     diff_line = _diff_line(graph, diff, previous_step)
     if diff_line:
         notes.insert(0, diff_line)
+    edges = _merged_edges(graph, node_box)
+    anchors = _anchors(graph, node_box)
+    hubs = _update_hubs(graph, boxes, edges, anchors) if folded is not None else set()
+    if hubs:
+        names = ", ".join(sorted(boxes[h].attrs["label"].split("\n")[0] for h in hubs))
+        notes.append(f"not drawn: the edges from {_clip(names, 80)} to every update box "
+                     "(shared optimizer inputs)")
+        edges = {k: v for k, v in edges.items()
+                 if not (k[0] in hubs and _phase(graph, boxes[k[1]]) == "update")}
     lines = [f"digraph {_q(graph.graph.get('model', 'step'))} {{"]
     lines += _header_lines(_title_line(graph, title), notes, graph_attrs)
     _cluster_lines(_cluster_tree(boxes.values()), (), "  ", [0], lines)
-    lines += _edge_lines(graph, boxes, node_box)
+    lines += _edge_lines(graph, boxes, edges, anchors)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -561,21 +570,46 @@ def _cluster_lines(node: dict, path: tuple[str, ...], indent: str, counter: list
         lines.append(f"{indent}}}")
 
 
-def _edge_lines(graph: nx.DiGraph, boxes: Mapping[str, _Box], node_box: Mapping[str, str],
-                ) -> list[str]:
-    """The ladder's invisible anchors, then one edge per (box, box, role)."""
-    edges: dict[tuple[str, str, str], list[tuple[str, str, dict]]] = {}
+_Edges = dict[tuple[str, str, str], list[tuple[str, str, dict]]]
+HUB_FANOUT = 8  # a folded drawing leaves out edges from a box feeding this many update boxes
+
+
+def _merged_edges(graph: nx.DiGraph, node_box: Mapping[str, str]) -> _Edges:
+    """Graph edges between different boxes, grouped by (from box, to box, role)."""
+    edges: _Edges = {}
     for u, v, a in graph.edges(data=True):
         bu, bv = node_box[u], node_box[v]
         if bu != bv:
             edges.setdefault((bu, bv, a.get("role", "data")), []).append((u, v, a))
-    anchors = _anchors(graph, node_box)
+    return edges
+
+
+def _update_hubs(graph: nx.DiGraph, boxes: Mapping[str, _Box], edges: _Edges,
+                 anchors: set[tuple[str, str]]) -> set[str]:
+    """Boxes that feed HUB_FANOUT or more anchored update boxes (an optimizer's step count,
+    learning rate or gradient list): their edges would cross the whole drawing many times."""
+    anchored = {b for _, b in anchors}
+    fan = Counter(bu for bu, bv, role in edges if bv in anchored and role != "gradient"
+                  and _phase(graph, boxes[bv]) == "update"
+                  and _phase(graph, boxes[bu]) != "backward")
+    return {b for b, n in fan.items() if n >= HUB_FANOUT}
+
+
+def _edge_lines(graph: nx.DiGraph, boxes: Mapping[str, _Box], edges: _Edges,
+                anchors: set[tuple[str, str]]) -> list[str]:
+    """The ladder's invisible anchors, then one edge per (box, box, role)."""
     anchored = {b for _, b in anchors}
     lines = [f'  {bu} -> {bv} [style="invis" minlen="0" weight="4"]'
              for bu, bv in sorted(anchors)]
     for (bu, bv, role), members in edges.items():
         attrs = _merged_edge_attrs(graph, role, members, boxes[bv].cluster)
         if role in ("gradient", "update") and bu in anchored and bv in anchored:
+            attrs["constraint"] = "false"
+        elif bv in anchored and role != "gradient" and _phase(graph, boxes[bv]) == "update" \
+                and _phase(graph, boxes[bu]) != "backward":
+            # The optimizer's shared inputs (step count, learning rate, the op gathering all
+            # gradients) and the updates' ordering would rank every update below the whole
+            # backward pass; anchored updates stay beside their parameters instead.
             attrs["constraint"] = "false"
         if role == "gradient" and attrs.get("constraint") != "false":
             # An unanchored backward box is laid out from the parameter side so it still sits
@@ -584,6 +618,10 @@ def _edge_lines(graph: nx.DiGraph, boxes: Mapping[str, _Box], node_box: Mapping[
         else:
             lines.append(f"  {bu} -> {bv} [{_attr_list(attrs)}]")
     return lines
+
+
+def _phase(graph: nx.DiGraph, box: _Box) -> str:
+    return graph.nodes[box.members[0]].get("phase", "forward")
 
 
 def _merged_edge_attrs(graph: nx.DiGraph, role: str, members: list[tuple[str, str, dict]],
