@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from graphstage.tracers import trace_script
-from graphstage.viz.dot import FONT_SIZE, family_scopes
+from graphstage.viz.dot import FONT_SIZE, family_scopes, name_families
 from graphstage.viz.export import (
     PNG_DPI,
     PNG_MAX_SIDE,
@@ -61,3 +61,23 @@ def test_flat_layer_scopes_are_grouped_by_numbered_prefix(mobilenet):
     assert len(tops) < len(raw_tops) / 3
     source = step_source(mobilenet)[0]
     assert "grouped by their name" in source and "block_1" in source
+
+
+def test_folded_drawing_leaves_out_optimizer_hub_edges(mobilenet):
+    """Adam's step count and learning rate feed every update box: a folded drawing names them
+    in a note instead of drawing dozens of edges across the picture."""
+    folded = step_source(mobilenet)[0]
+    assert "not drawn: the edges from" in folded and "adam/iteration" in folded
+    full = step_source(mobilenet, collapse_depth=0)[0]
+    assert "not drawn" not in full
+
+
+def test_name_families_nest_numbered_prefixes():
+    fam = name_families(["block_1_expand", "block_1_project", "block_2_add", "Conv1",
+                         "Conv1_relu", "zero_padding2d", "zero_padding2d_1", "adam",
+                         "conv2_block1_0_bn", "conv2_block1_0_relu", "conv2_block2_1_conv"])
+    assert fam["block_1_expand"] == fam["block_1_project"] == ("block_1",)
+    assert fam["block_2_add"] == ()           # one name alone is no family
+    assert fam["Conv1_relu"] == ("Conv1",) and fam["Conv1"] == ()
+    assert fam["zero_padding2d_1"] == () and fam["adam"] == ()
+    assert fam["conv2_block1_0_bn"] == ("conv2", "conv2_block1")  # same names: outer kept
