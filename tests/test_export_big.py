@@ -44,7 +44,7 @@ def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
     # and scale the font by the PNG's pixels per point.
     src = {"fold_limit": info["fold_limit"], "graph_attrs": png_attrs(PNG_DPI)}
     if info["further"]:
-        src["note"] = warnings[0].split(": ", 1)[1]
+        src["note"] = warnings[-1].split(": ", 1)[1]
     svg = run(step_source(mobilenet, **src)[0], "svg")
     assert FONT_SIZE * width / natural_width_pt(svg) == pytest.approx(info["text_px"], rel=0.02)
     assert text_px(data, svg) >= PNG_MIN_TEXT_PX

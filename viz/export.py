@@ -253,7 +253,7 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
     lays out once (SVG to measure, PNG to keep) and, while the text would be smaller, folds
     further than the app's opening view, saying so in the image and through ``warn``; ``info``
     gets the boxes drawn, the box limit and the text's pixel height."""
-    limit, note = min(FOLD_BOXES, MAX_NODES), None
+    limit, note, first = min(FOLD_BOXES, MAX_NODES), None, 0
     attrs = {} if via_qt else png_attrs(dpi)
     for _ in range(4):
         source, depth, boxes = step_source(graph, fold_limit=limit, graph_attrs=attrs,
@@ -266,19 +266,26 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
         if px >= PNG_MIN_TEXT_PX or fewer < 1 or folded_size(*_auto_fold(graph, fewer)[:2]) \
                 >= boxes:
             break
+        first = first or boxes
         limit = fewer
-        note = (f"folded further than the app's opening view (from {boxes:,} boxes) so text "
-                f"stays at least {PNG_MIN_TEXT_PX} px in a {PNG_MAX_SIDE:,} px PNG; export SVG "
-                "or choose --collapse-depth for more detail")
+        note = (f"folded further than the app's opening view ({first:,} boxes) so text stays "
+                f"at least {PNG_MIN_TEXT_PX} px in an {PNG_MAX_SIDE:,} px PNG; export SVG or "
+                "choose --collapse-depth for more detail")
+    model = f"{graph.graph.get('model', 'graph')} step {graph.graph.get('step', '?')}"
     if note:
-        warn(f"{graph.graph.get('model', 'graph')} step {graph.graph.get('step', '?')}: {note}")
-    if px < PNG_MIN_TEXT_PX:
-        warn(f"text is {px:.1f} px in the PNG: the scopes cannot fold further; export SVG")
-    if width * height > PNG_MAX_PIXELS:  # dot's own PNG over the pixel cap: redraw at lower dpi
-        attrs["dpi"] = str(max(24, int(dpi * math.sqrt(PNG_MAX_PIXELS / (width * height)))))
+        warn(f"{model}: {note}")
+    small = px < PNG_MIN_TEXT_PX
+    if small:
+        note = ((note + "; ") if note else "") + (
+            f"text is {px:.1f} px here as the scopes cannot fold further: export SVG")
+        warn(f"{model}: {note}")
+    if small or width * height > PNG_MAX_PIXELS:  # redraw with the note, under the pixel cap
+        scale = min(1.0, math.sqrt(PNG_MAX_PIXELS / (width * height)))
+        if attrs:
+            attrs["dpi"] = str(max(24, int(dpi * scale)))
         source, _, _ = step_source(graph, fold_limit=limit, graph_attrs=attrs, note=note, **src)
-        png = _render(source, "png", eng, timeout, "export SVG instead")
-        px *= _png_size(png)[0] / width
+        svg, png = _png_once(source, eng, via_qt, dpi, timeout, "export SVG instead")
+        px = text_px(png, svg)
     info.update(boxes=boxes, fold_limit=limit, text_px=round(px, 2), further=note is not None)
     return png
 
