@@ -4,7 +4,8 @@
 
 Prints one JSON line per trace and format: nodes, boxes drawn, the fold's box limit, format,
 seconds, image size (px for PNG, pt for SVG), file size and, for PNGs, the pixel height of the
-label font (FONT_SIZE × the scale the exporter used: PNG width / natural drawing width).
+box labels (text_px: FONT_SIZE × the scale the exporter used, PNG width / natural drawing width)
+and of the smallest text, the legend's keys (min_text_px: SMALL_FONT_SIZE × that scale).
 The last step of each trace is exported (the one with the most optimizer state).
 """
 
@@ -53,7 +54,8 @@ def measure(trace: Path, fmt: str, out: Path, *, expand_all: bool = False,
         info["boxes"] = step_source(graph, expand_all=expand_all)[2]
     row.update(boxes=info["boxes"], fold_limit=info.get("fold_limit"),
                size=_size(target, fmt), bytes=target.stat().st_size,
-               text_px=info.get("text_px"), folded_further=info.get("further", False),
+               text_px=info.get("text_px"), min_text_px=info.get("min_text_px"),
+               folded_further=info.get("further", False),
                file=str(target))
     return row
 

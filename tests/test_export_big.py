@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from graphstage.tracers import trace_script
-from graphstage.viz.dot import FONT_SIZE, family_scopes, name_families
+from graphstage.viz.dot import FONT_SIZE, SMALL_FONT_SIZE, family_scopes, name_families
 from graphstage.viz.export import (
     PNG_DPI,
     PNG_MAX_SIDE,
@@ -39,7 +39,9 @@ def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
     assert mobilenet.number_of_nodes() > 5000
     assert max(width, height) <= PNG_MAX_SIDE
     assert 20 <= info["boxes"] <= 160          # folded like the app's opening view
-    assert info["text_px"] >= PNG_MIN_TEXT_PX
+    assert info["min_text_px"] >= PNG_MIN_TEXT_PX   # the legend's keys, the smallest text
+    assert info["text_px"] == pytest.approx(info["min_text_px"] * FONT_SIZE / SMALL_FONT_SIZE,
+                                            rel=0.01)
     # Cross-check the exporter's figure: lay the same source out as SVG (natural size in pt)
     # and scale the font by the PNG's pixels per point.
     src = {"fold_limit": info["fold_limit"], "graph_attrs": png_attrs(PNG_DPI)}
@@ -47,7 +49,7 @@ def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
         src["note"] = warnings[-1].split(": ", 1)[1]
     svg = run(step_source(mobilenet, **src)[0], "svg")
     assert FONT_SIZE * width / natural_width_pt(svg) == pytest.approx(info["text_px"], rel=0.02)
-    assert text_px(data, svg) >= PNG_MIN_TEXT_PX
+    assert text_px(data, svg) * SMALL_FONT_SIZE / FONT_SIZE >= PNG_MIN_TEXT_PX
     assert info["further"] == bool(warnings)
 
 

@@ -23,6 +23,7 @@ import networkx as nx
 # Arimo; system dot resolves it to Liberation Sans), so node boxes fit their labels with either.
 FONT = "Arial"
 FONT_SIZE = 11
+SMALL_FONT_SIZE = 9  # the legend's keys and edge text: the smallest text drawn
 
 # Okabe-Ito colours (colour-blind safe): pale fills for reading text on, strong borders.
 PHASE_FILL = {"forward": "#D4E9F7", "backward": "#FBE2B4", "update": "#EFD3E3"}
@@ -276,10 +277,11 @@ def _legend(title: str, notes: list[str]) -> str:
     """HTML-like graph label: title, notes, and a key to colours, shapes and edge styles."""
     def cell(text: str, fill: str, border: str, width: int = 1) -> str:
         return (f'<td bgcolor="{fill}" color="{border}" border="{width}" cellpadding="3">'
-                f'<font point-size="9">{html_escape(text)}</font></td>')
+                f'<font point-size="{SMALL_FONT_SIZE}">{html_escape(text)}</font></td>')
 
     def key(text: str, color: str) -> str:
-        return (f'<td border="0" cellpadding="2"><font point-size="9" color="{color}">'
+        return (f'<td border="0" cellpadding="2"><font point-size="{SMALL_FONT_SIZE}" '
+                f'color="{color}">'
                 f'{html_escape(text)}</font></td>')
 
     rows = [f'<tr><td align="left" border="0" colspan="12"><b>{html_escape(title)}</b></td></tr>']
@@ -536,7 +538,7 @@ def _header_lines(title: str, notes: list[str], graph_attrs: Mapping[str, str] |
             f"  graph [label={_legend(title, notes)}]",
             f'  node [fontname="{FONT}" fontsize="{FONT_SIZE}" margin="0.12,0.04" '
             'height="0.3"]',
-            f'  edge [fontname="{FONT}" fontsize="9" arrowsize="0.7"]']
+            f'  edge [fontname="{FONT}" fontsize="{SMALL_FONT_SIZE}" arrowsize="0.7"]']
 
 
 def _cluster_tree(boxes: Iterable[_Box]) -> dict:

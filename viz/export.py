@@ -26,6 +26,7 @@ from graphstage.viz.dot import (
     FOLD_ABOVE,
     FOLD_BOXES,
     FONT_SIZE,
+    SMALL_FONT_SIZE,
     collapsed_size,
     family_scopes,
     fold_scopes,
@@ -148,8 +149,8 @@ def export_step(
     Graphs over MAX_NODES nodes are folded like the app's opening view unless
     ``collapse_depth`` or ``expand_all`` says otherwise; PNGs are at most PNG_MAX_SIDE px, and an
     auto-folded PNG folds further rather than shrink text below PNG_MIN_TEXT_PX, telling
-    ``warn`` (default: stderr) and the image's notes; its ``info`` (boxes, fold_limit, text_px)
-    is put into ``info`` when given.
+    ``warn`` (default: stderr) and the image's notes; its figures (boxes, fold_limit, text_px of
+    the labels, min_text_px of the smallest text) are put into ``info`` when given.
 
     ``engine`` is an Engine, 'dot' or 'graphviz-pure' (default: find_engine's choice). Raises
     GraphvizError with a one-line message when the engine is missing, fails or times out.
@@ -249,7 +250,7 @@ def _png_once(source: str, eng: Engine, via_qt: bool, dpi: int, timeout: float,
 def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, via_qt: bool,
                  timeout: float, warn: Callable[[str], None],
                  info: dict[str, Any]) -> bytes:
-    """An auto-folded PNG whose text is at least PNG_MIN_TEXT_PX at its own size: each try
+    """An auto-folded PNG whose smallest text is at least PNG_MIN_TEXT_PX at its own size: each try
     lays out once (SVG to measure, PNG to keep) and, while the text would be smaller, folds
     further than the app's opening view, saying so in the image and through ``warn``; ``info``
     gets the boxes drawn, the box limit and the text's pixel height."""
@@ -262,6 +263,7 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
                              _collapse_hint(graph, depth, boxes))
         width, height = _png_size(png)
         px = text_px(png, svg) * min(1.0, math.sqrt(PNG_MAX_PIXELS / (width * height)))
+        px *= SMALL_FONT_SIZE / FONT_SIZE   # the smallest text: the legend's keys
         fewer = int(boxes * px / PNG_MIN_TEXT_PX)
         if px >= PNG_MIN_TEXT_PX or fewer < 1 or folded_size(*_auto_fold(graph, fewer)[:2]) \
                 >= boxes:
@@ -277,7 +279,7 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
     small = px < PNG_MIN_TEXT_PX
     if small:
         note = ((note + "; ") if note else "") + (
-            f"text is {px:.1f} px here as the scopes cannot fold further: export SVG")
+            f"its smallest text is {px:.1f} px as the scopes cannot fold further: export SVG")
         warn(f"{model}: {note}")
     if small or width * height > PNG_MAX_PIXELS:  # redraw with the note, under the pixel cap
         scale = min(1.0, math.sqrt(PNG_MAX_PIXELS / (width * height)))
@@ -285,8 +287,9 @@ def _legible_png(graph: nx.DiGraph, src: dict[str, Any], dpi: int, eng: Engine, 
             attrs["dpi"] = str(max(24, int(dpi * scale)))
         source, _, _ = step_source(graph, fold_limit=limit, graph_attrs=attrs, note=note, **src)
         svg, png = _png_once(source, eng, via_qt, dpi, timeout, "export SVG instead")
-        px = text_px(png, svg)
-    info.update(boxes=boxes, fold_limit=limit, text_px=round(px, 2), further=note is not None)
+        px = text_px(png, svg) * SMALL_FONT_SIZE / FONT_SIZE
+    info.update(boxes=boxes, fold_limit=limit, min_text_px=round(px, 2),
+                text_px=round(px * FONT_SIZE / SMALL_FONT_SIZE, 2), further=note is not None)
     return png
 
 
