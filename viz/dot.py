@@ -10,7 +10,9 @@ docs/export.md describes the picture for users.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,7 @@ import networkx as nx
 # Arimo; system dot resolves it to Liberation Sans), so node boxes fit their labels with either.
 FONT = "Arial"
 FONT_SIZE = 11
+SMALL_FONT_SIZE = 9  # the legend's keys and edge text: the smallest text drawn
 
 # Okabe-Ito colours (colour-blind safe): pale fills for reading text on, strong borders.
 PHASE_FILL = {"forward": "#D4E9F7", "backward": "#FBE2B4", "update": "#EFD3E3"}
@@ -196,6 +199,43 @@ def folded_size(graph: nx.DiGraph, folded: Collection[tuple[str, ...]]) -> int:
     return _box_count(graph, lambda scope: fold_key(scope, folded))
 
 
+_FAMILY_END = re.compile(r"\d+(?=[_.\-])")  # a number ending a name part: block_1|_expand
+
+
+def name_families(names: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Each name -> the shared name prefixes that would nest it ('block_1_expand_BN' ->
+    ('block_1',)): a prefix ends at a number followed by '_', '.' or '-' and is kept when at
+    least two names start with it; nested prefixes with the same names keep the outer one."""
+    cands = {n: [n[: m.end()] for m in _FAMILY_END.finditer(n)] for n in names}
+    count = Counter(p for n, ps in cands.items() for p in set(ps) if p != n)
+    count.update(n for n in names if n in count)
+    out = {}
+    for n, ps in cands.items():
+        kept: list[str] = []
+        for p in ps:
+            if p != n and count[p] >= 2 and not (kept and count[kept[-1]] == count[p]):
+                kept.append(p)
+        out[n] = tuple(kept)
+    return out
+
+
+def family_scopes(graph: nx.DiGraph) -> nx.DiGraph | None:
+    """A copy of ``graph`` whose flat top-level scopes are nested by shared name prefixes
+    (Keras' block_1_expand, block_1_depthwise... under block_1), so a drawing can fold below
+    one box per layer; None when no two top-level scopes share a prefix."""
+    tops = {scope_parts(a.get("scope", ""))[0] for _, a in graph.nodes(data=True)
+            if scope_parts(a.get("scope", ""))}
+    families = {n: f for n, f in name_families(tops).items() if f}
+    if not families:
+        return None
+    out = graph.copy()
+    for _, a in out.nodes(data=True):
+        parts = scope_parts(a.get("scope", ""))
+        if parts and parts[0] in families:
+            a["scope"] = "/".join(families[parts[0]] + parts)
+    return out
+
+
 @dataclass
 class _Box:
     """One DOT node: a graph node, or a collapsed scope of one phase."""
@@ -237,10 +277,11 @@ def _legend(title: str, notes: list[str]) -> str:
     """HTML-like graph label: title, notes, and a key to colours, shapes and edge styles."""
     def cell(text: str, fill: str, border: str, width: int = 1) -> str:
         return (f'<td bgcolor="{fill}" color="{border}" border="{width}" cellpadding="3">'
-                f'<font point-size="9">{html_escape(text)}</font></td>')
+                f'<font point-size="{SMALL_FONT_SIZE}">{html_escape(text)}</font></td>')
 
     def key(text: str, color: str) -> str:
-        return (f'<td border="0" cellpadding="2"><font point-size="9" color="{color}">'
+        return (f'<td border="0" cellpadding="2"><font point-size="{SMALL_FONT_SIZE}" '
+                f'color="{color}">'
                 f'{html_escape(text)}</font></td>')
 
     rows = [f'<tr><td align="left" border="0" colspan="12"><b>{html_escape(title)}</b></td></tr>']
@@ -408,13 +449,43 @@ def to_dot(
     :func:`fold_scopes`) folds those scopes instead of a uniform depth.
     """
     added = set(diff.added) if diff is not None else set()
+    if folded is not None:
+        def group_of(scope: str) -> tuple[str, ...] | None:
+            return fold_key(scope, folded)
+    else:
+        def group_of(scope: str) -> tuple[str, ...] | None:
+            return collapse_key(scope, collapse_depth)
+    boxes, node_box = _boxes(graph, added, group_of)
+    notes = list(notes or [])
+    diff_line = _diff_line(graph, diff, previous_step)
+    if diff_line:
+        notes.insert(0, diff_line)
+    edges = _merged_edges(graph, node_box)
+    anchors = _anchors(graph, node_box)
+    hubs = _update_hubs(graph, boxes, edges, anchors) if folded is not None else set()
+    if hubs:
+        names = ", ".join(sorted(boxes[h].attrs["label"].split("\n")[0] for h in hubs))
+        notes.append(f"not drawn: the edges from {_clip(names, 80)} to every update box "
+                     "(shared optimizer inputs)")
+        edges = {k: v for k, v in edges.items()
+                 if not (k[0] in hubs and _phase(graph, boxes[k[1]]) == "update")}
+    lines = [f"digraph {_q(graph.graph.get('model', 'step'))} {{"]
+    lines += _header_lines(_title_line(graph, title), notes, graph_attrs)
+    _cluster_lines(_cluster_tree(boxes.values()), (), "  ", [0], lines)
+    lines += _edge_lines(graph, boxes, edges, anchors)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _boxes(graph: nx.DiGraph, added: set[str], group_of: Callable[[str], tuple | None],
+           ) -> tuple[dict[str, _Box], dict[str, str]]:
+    """The DOT nodes (one per open node, then one per folded scope and phase) and, for every
+    graph node, the name of the box that draws it."""
     boxes: dict[str, _Box] = {}
     node_box: dict[str, str] = {}
     groups: dict[tuple, list[str]] = {}
-
     for i, (n, a) in enumerate(graph.nodes(data=True)):
-        ck = fold_key(a.get("scope", ""), folded) if folded is not None else \
-            collapse_key(a.get("scope", ""), collapse_depth)
+        ck = group_of(a.get("scope", ""))
         if ck is not None:
             groups.setdefault((ck, a.get("phase", "forward")), []).append(n)
             continue
@@ -425,103 +496,122 @@ def to_dot(
                      id=svg_id(str(a.get("key", n))))
         if is_added:
             attrs.update(color=ADDED_COLOR, penwidth="3.5")
-        name = f"n{i}"
-        boxes[name] = _Box(name, cluster, attrs, [n])
-        node_box[n] = name
-
+        boxes[f"n{i}"] = _Box(f"n{i}", cluster, attrs, [n])
+        node_box[n] = f"n{i}"
     for gi, ((ck, phase), members) in enumerate(sorted(groups.items())):
-        kinds = [graph.nodes[m].get("kind") for m in members]
-        n_params = kinds.count("parameter")
-        n_ops = len(members) - n_params
-        n_added = sum(graph.nodes[m].get("key") in added for m in members)
-        counts = f"{n_ops} ops" + (f", {n_params} params" if n_params else "")
-        label = ("+ " if n_added else "") + _clip(ck[-1]) + f"\n{phase}: {counts}"
-        path = "/".join(ck)
-        attrs = {"shape": "box3d", "style": "filled", "fillcolor": PHASE_FILL.get(phase, "#FFF"),
-                 "color": PHASE_BORDER.get(phase, "#000"), "label": label,
-                 "tooltip": f"{path} ({phase}), collapsed: {counts}"
-                            + (f", {n_added} new this step" if n_added else ""),
-                 "id": svg_id(f"{path}@{phase}", prefix="scope-")}
-        if n_added:
-            attrs.update(color=ADDED_COLOR, penwidth="3.5")
         name = f"s{gi}"
-        boxes[name] = _Box(name, ck[:-1], attrs, members)
+        boxes[name] = _Box(name, ck[:-1], _group_attrs(graph, ck, phase, members, added),
+                           members)
         for m in members:
             node_box[m] = name
+    return boxes, node_box
 
-    # Merge edges between boxes: one per (from, to, role).
-    edges: dict[tuple[str, str, str], list[tuple[str, str, dict]]] = {}
-    for u, v, a in graph.edges(data=True):
-        bu, bv = node_box[u], node_box[v]
-        if bu != bv:
-            edges.setdefault((bu, bv, a.get("role", "data")), []).append((u, v, a))
 
-    lines = [f"digraph {_q(graph.graph.get('model', 'step'))} {{"]
-    notes = list(notes or [])
-    diff_line = _diff_line(graph, diff, previous_step)
-    if diff_line:
-        notes.insert(0, diff_line)
+def _group_attrs(graph: nx.DiGraph, ck: tuple[str, ...], phase: str, members: list[str],
+                 added: set[str]) -> dict[str, str]:
+    """The 3-D box of one folded scope and phase: its name, phase and op/param counts."""
+    kinds = [graph.nodes[m].get("kind") for m in members]
+    n_params = kinds.count("parameter")
+    n_ops = len(members) - n_params
+    n_added = sum(graph.nodes[m].get("key") in added for m in members)
+    counts = f"{n_ops} ops" + (f", {n_params} params" if n_params else "")
+    label = ("+ " if n_added else "") + _clip(ck[-1]) + f"\n{phase}: {counts}"
+    path = "/".join(ck)
+    attrs = {"shape": "box3d", "style": "filled", "fillcolor": PHASE_FILL.get(phase, "#FFF"),
+             "color": PHASE_BORDER.get(phase, "#000"), "label": label,
+             "tooltip": f"{path} ({phase}), collapsed: {counts}"
+                        + (f", {n_added} new this step" if n_added else ""),
+             "id": svg_id(f"{path}@{phase}", prefix="scope-")}
+    if n_added:
+        attrs.update(color=ADDED_COLOR, penwidth="3.5")
+    return attrs
+
+
+def _header_lines(title: str, notes: list[str], graph_attrs: Mapping[str, str] | None,
+                  ) -> list[str]:
+    """Graph, node and edge defaults, and the legend as the graph's label."""
     gattrs = {"rankdir": "TB", "fontname": FONT, "fontsize": str(FONT_SIZE + 1),
               "labelloc": "t", "labeljust": "l", "nodesep": "0.25", "ranksep": "0.35",
               "bgcolor": "white", "pad": "0.2", "outputorder": "edgesfirst"}
     gattrs.update(graph_attrs or {})
-    lines.append(f"  graph [{_attr_list(gattrs)}]")
-    lines.append(f"  graph [label={_legend(_title_line(graph, title), notes)}]")
-    lines.append(f'  node [fontname="{FONT}" fontsize="{FONT_SIZE}" margin="0.12,0.04" '
-                 'height="0.3"]')
-    lines.append(f'  edge [fontname="{FONT}" fontsize="9" arrowsize="0.7"]')
+    return [f"  graph [{_attr_list(gattrs)}]",
+            f"  graph [label={_legend(title, notes)}]",
+            f'  node [fontname="{FONT}" fontsize="{FONT_SIZE}" margin="0.12,0.04" '
+            'height="0.3"]',
+            f'  edge [fontname="{FONT}" fontsize="{SMALL_FONT_SIZE}" arrowsize="0.7"]']
 
+
+def _cluster_tree(boxes: Iterable[_Box]) -> dict:
+    """Nested dicts, one per scope part; the key None holds the boxes drawn at that level."""
     tree: dict = {}
-    for box in boxes.values():
+    for box in boxes:
         node = tree
         for part in box.cluster:
             node = node.setdefault(part, {})
         node.setdefault(None, []).append(box)
-    counter = [0]
+    return tree
 
-    def emit(node: dict, path: tuple[str, ...], indent: str) -> None:
-        for box in node.get(None, []):
-            lines.append(f"{indent}{box.name} [{_attr_list(box.attrs)}]")
-        for part, child in sorted(((k, v) for k, v in node.items() if k is not None),
-                                  key=lambda kv: kv[0]):
-            counter[0] += 1
-            sub = path + (part,)
-            shade = "#F6F6F6" if len(sub) % 2 else "#ECECEC"
-            lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
-            cattrs = {"label": _clip(part), "id": svg_id("/".join(sub), prefix="cluster-"),
-                      "tooltip": "/".join(sub), "style": "rounded,filled", "fillcolor": shade,
-                      "color": "#BDBDBD", "fontsize": str(FONT_SIZE - 1), "fontcolor": "#505050",
-                      "labeljust": "l", "labelloc": "t", "margin": "6"}
-            lines.append(f"{indent}  graph [{_attr_list(cattrs)}]")
-            emit(child, sub, indent + "  ")
-            lines.append(f"{indent}}}")
 
-    emit(tree, (), "  ")
+def _cluster_lines(node: dict, path: tuple[str, ...], indent: str, counter: list[int],
+                   lines: list[str]) -> None:
+    """Append the boxes of one tree level, then one shaded cluster per child scope."""
+    for box in node.get(None, []):
+        lines.append(f"{indent}{box.name} [{_attr_list(box.attrs)}]")
+    for part, child in sorted(((k, v) for k, v in node.items() if k is not None),
+                              key=lambda kv: kv[0]):
+        counter[0] += 1
+        sub = path + (part,)
+        shade = "#F6F6F6" if len(sub) % 2 else "#ECECEC"
+        lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
+        cattrs = {"label": _clip(part), "id": svg_id("/".join(sub), prefix="cluster-"),
+                  "tooltip": "/".join(sub), "style": "rounded,filled", "fillcolor": shade,
+                  "color": "#BDBDBD", "fontsize": str(FONT_SIZE - 1), "fontcolor": "#505050",
+                  "labeljust": "l", "labelloc": "t", "margin": "6"}
+        lines.append(f"{indent}  graph [{_attr_list(cattrs)}]")
+        _cluster_lines(child, sub, indent + "  ", counter, lines)
+        lines.append(f"{indent}}}")
 
-    anchors = _anchors(graph, node_box)
+
+_Edges = dict[tuple[str, str, str], list[tuple[str, str, dict]]]
+HUB_FANOUT = 8  # a folded drawing leaves out edges from a box feeding this many update boxes
+
+
+def _merged_edges(graph: nx.DiGraph, node_box: Mapping[str, str]) -> _Edges:
+    """Graph edges between different boxes, grouped by (from box, to box, role)."""
+    edges: _Edges = {}
+    for u, v, a in graph.edges(data=True):
+        bu, bv = node_box[u], node_box[v]
+        if bu != bv:
+            edges.setdefault((bu, bv, a.get("role", "data")), []).append((u, v, a))
+    return edges
+
+
+def _update_hubs(graph: nx.DiGraph, boxes: Mapping[str, _Box], edges: _Edges,
+                 anchors: set[tuple[str, str]]) -> set[str]:
+    """Boxes that feed HUB_FANOUT or more anchored update boxes (an optimizer's step count,
+    learning rate or gradient list): their edges would cross the whole drawing many times."""
     anchored = {b for _, b in anchors}
-    for bu, bv in sorted(anchors):
-        lines.append(f'  {bu} -> {bv} [style="invis" minlen="0" weight="4"]')
+    fan = Counter(bu for bu, bv, role in edges if bv in anchored and role != "gradient"
+                  and _phase(graph, boxes[bv]) == "update"
+                  and _phase(graph, boxes[bu]) != "backward")
+    return {b for b, n in fan.items() if n >= HUB_FANOUT}
+
+
+def _edge_lines(graph: nx.DiGraph, boxes: Mapping[str, _Box], edges: _Edges,
+                anchors: set[tuple[str, str]]) -> list[str]:
+    """The ladder's invisible anchors, then one edge per (box, box, role)."""
+    anchored = {b for _, b in anchors}
+    lines = [f'  {bu} -> {bv} [style="invis" minlen="0" weight="4"]'
+             for bu, bv in sorted(anchors)]
     for (bu, bv, role), members in edges.items():
-        attrs = _edge_style(role)
-        shapes = sorted({format_shape(a.get("shape")) for _, _, a in members} - {""})
-        ukey = graph.nodes[members[0][0]].get("key", members[0][0])
-        vkey = graph.nodes[members[0][1]].get("key", members[0][1])
-        tip = f"{role}: {', '.join(shapes) or 'no shape'}"
-        if len(members) > 1:
-            tip += f" ({len(members)} edges)"
-        attrs["tooltip"] = tip
-        attrs["id"] = "edge-" + svg_id(str(ukey), "") + "->" + svg_id(str(vkey), "")
-        if len(members) > 1:
-            attrs["penwidth"] = str(min(4.0, 1.0 + math.log2(len(members)) / 2))
-        if role == "data" and boxes[bv].cluster and all(
-                graph.nodes[u].get("kind") in ("parameter", "constant", "input")
-                for u, _, _ in members):
-            # A leaf feeding a clustered op may sit beside it rather than a rank above it,
-            # where it would overlap the previous module's cluster and push the clusters into
-            # a staircase.
-            attrs["minlen"] = "0"
+        attrs = _merged_edge_attrs(graph, role, members, boxes[bv].cluster)
         if role in ("gradient", "update") and bu in anchored and bv in anchored:
+            attrs["constraint"] = "false"
+        elif bv in anchored and role != "gradient" and _phase(graph, boxes[bv]) == "update" \
+                and _phase(graph, boxes[bu]) != "backward":
+            # The optimizer's shared inputs (step count, learning rate, the op gathering all
+            # gradients) and the updates' ordering would rank every update below the whole
+            # backward pass; anchored updates stay beside their parameters instead.
             attrs["constraint"] = "false"
         if role == "gradient" and attrs.get("constraint") != "false":
             # An unanchored backward box is laid out from the parameter side so it still sits
@@ -529,5 +619,31 @@ def to_dot(
             lines.append(f"  {bv} -> {bu} [dir=back {_attr_list(attrs)}]")
         else:
             lines.append(f"  {bu} -> {bv} [{_attr_list(attrs)}]")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _phase(graph: nx.DiGraph, box: _Box) -> str:
+    return graph.nodes[box.members[0]].get("phase", "forward")
+
+
+def _merged_edge_attrs(graph: nx.DiGraph, role: str, members: list[tuple[str, str, dict]],
+                       target_cluster: tuple[str, ...]) -> dict[str, str]:
+    """Style, tooltip and id of the one edge drawn for ``members`` (same boxes and role)."""
+    attrs = _edge_style(role)
+    shapes = sorted({format_shape(a.get("shape")) for _, _, a in members} - {""})
+    ukey = graph.nodes[members[0][0]].get("key", members[0][0])
+    vkey = graph.nodes[members[0][1]].get("key", members[0][1])
+    tip = f"{role}: {', '.join(shapes) or 'no shape'}"
+    if len(members) > 1:
+        tip += f" ({len(members)} edges)"
+    attrs["tooltip"] = tip
+    attrs["id"] = "edge-" + svg_id(str(ukey), "") + "->" + svg_id(str(vkey), "")
+    if len(members) > 1:
+        attrs["penwidth"] = str(min(4.0, 1.0 + math.log2(len(members)) / 2))
+    if role == "data" and target_cluster and all(
+            graph.nodes[u].get("kind") in ("parameter", "constant", "input")
+            for u, _, _ in members):
+        # A leaf feeding a clustered op may sit beside it rather than a rank above it, where it
+        # would overlap the previous module's cluster and push the clusters into a staircase.
+        attrs["minlen"] = "0"
+    return attrs

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -118,3 +119,25 @@ def _run_one(source: str, fmt: str, engine: Engine, timeout: float) -> bytes:
         raise GraphvizError(f"{engine.name} failed (exit {proc.returncode}): "
                             f"{err[-1] if err else 'no message'}")
     return proc.stdout
+
+
+def run_both(source: str, fmts: tuple[str, ...], *, engine: Engine | None = None,
+             timeout: float = DEFAULT_TIMEOUT) -> dict[str, bytes]:
+    """Lay out once and render to several formats (e.g. svg to measure, png to keep), which
+    halves the time of a big PNG export; falls back to one :func:`run` per format."""
+    engine = engine or find_engine()
+    if any(f not in engine.formats for f in fmts):
+        return {f: run(source, f, engine=engine, timeout=timeout) for f in fmts}
+    with tempfile.TemporaryDirectory(prefix="graphstage-dot-") as tmp:
+        paths = {f: Path(tmp) / f"out.{f}" for f in fmts}
+        args = [a for f in fmts for a in (f"-T{f}", f"-o{paths[f]}")]
+        try:
+            proc = subprocess.run([engine.path, *args], input=source.encode("utf-8"),
+                                  capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise GraphvizError(f"{engine.name} took longer than {timeout:.0f} s; the graph is "
+                                "too big to lay out in one piece: collapse scopes "
+                                "(--collapse-depth) or export a part") from None
+        if proc.returncode != 0 or not all(p.is_file() for p in paths.values()):
+            return {f: run(source, f, engine=engine, timeout=timeout) for f in fmts}
+        return {f: p.read_bytes() for f, p in paths.items()}
