@@ -21,3 +21,12 @@ def examples_dir() -> Path:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS
+
+
+@pytest.fixture(scope="session")
+def mobilenetv2():
+    """One traced step of Keras MobileNetV2 (tests/zoo, 32x32, batch 2, random weights): about
+    9,700 ops, traced once per test session for the big-graph tests of the app and exports."""
+    pytest.importorskip("tensorflow")
+    from graphstage.tracers.run import trace_script
+    return trace_script(ROOT / "tests" / "zoo" / "keras_mobilenetv2_tf.py", 1, seed=0)

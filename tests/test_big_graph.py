@@ -13,19 +13,17 @@ import pytest  # noqa: E402
 pytest.importorskip("PySide6")
 pytest.importorskip("tensorflow")
 
-from graphstage.tracers.run import trace_script  # noqa: E402
 from graphstage.viz.gui import controller as controller_module  # noqa: E402
 from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.schedule import STEP_BUDGET_S  # noqa: E402
 from graphstage.viz.gui.staging import STAGE_MIN  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
 
 @pytest.fixture(scope="module")
-def big():
-    return trace_script(ROOT / "tests" / "zoo" / "keras_mobilenetv2_tf.py", 1, seed=0)
+def big(mobilenetv2):
+    return mobilenetv2
 
 
 @pytest.fixture

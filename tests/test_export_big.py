@@ -1,11 +1,8 @@
-"""A big real trace (Keras MobileNetV2, ~9,700 nodes, one top-level scope per layer) exports as a
+"""A big real trace (Keras MobileNetV2, ~9,700 nodes) exports as a
 folded PNG capped at 8,000 px whose label text is at least 9 px at the image's own size."""
-
-from pathlib import Path
 
 import pytest
 
-from graphstage.tracers import trace_script
 from graphstage.viz.dot import FONT_SIZE, SMALL_FONT_SIZE, family_scopes, name_families
 from graphstage.viz.export import (
     PNG_DPI,
@@ -21,13 +18,10 @@ from graphstage.viz.graphviz import run
 
 pytestmark = pytest.mark.tf
 
-ZOO = Path(__file__).resolve().parent / "zoo"
-
-
 @pytest.fixture(scope="module")
-def mobilenet():
-    """One traced MobileNetV2 step (32x32, batch 2): flat Keras layer scopes, Adam."""
-    return trace_script(ZOO / "keras_mobilenetv2_tf.py", 1).steps[0]
+def mobilenet(mobilenetv2):
+    """The session's traced MobileNetV2 step (conftest: 32x32, batch 2, Adam)."""
+    return mobilenetv2.steps[0]
 
 
 def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
@@ -55,12 +49,14 @@ def test_big_trace_png_is_folded_capped_and_legible(mobilenet, tmp_path):
 
 def _flat(graph):
     """The graph with Keras layer scopes one per top level (block_1_expand/..., as older tracers
-    wrote them), whether or not the tracer already nests them under block_1."""
+    and traces without Keras records have them): the tracer's name groups (stem/, head/,
+    block/block_1/) taken off."""
     flat = graph.copy()
     for _, a in flat.nodes(data=True):
         parts = a.get("scope", "").split("/")
-        if len(parts) > 1 and parts[1].startswith(parts[0] + "_"):
-            a["scope"] = "/".join(parts[1:])
+        while len(parts) > 1 and (parts[1].startswith(parts[0]) or parts[0] in ("stem", "head")):
+            parts = parts[1:]
+        a["scope"] = "/".join(parts)
     return flat
 
 
