@@ -43,6 +43,30 @@ class AutogradMixin:
             self._after_backward()
             self.muted = False
 
+    def _run_function(self, real: Callable, cls: type, args: tuple, kwargs: dict) -> Any:
+        """A custom autograd.Function's apply: one forward op named after the Function (its
+        backward node is the Function's own), the ops inside its forward not drawn. torch's own
+        Functions stay transparent; the reentrant checkpoint's marks the ops it runs."""
+        if self.muted:
+            return real(cls, *args, **kwargs)
+        if cls.__module__.startswith("torch."):
+            checkpoint = cls.__name__ == "CheckpointFunction"
+            self.checkpointing += checkpoint
+            try:
+                return real(cls, *args, **kwargs)
+            finally:
+                self.checkpointing -= checkpoint
+        start = time.perf_counter_ns()
+        self.muted = self.in_function = True
+        try:
+            out = real(cls, *args, **kwargs)
+            self.in_function = False
+            self.op_span = (start, time.perf_counter_ns())
+            self.record_op(cls.__name__, args, kwargs, out)  # muted: the mode sees our own ops
+        finally:
+            self.muted = self.in_function = False
+        return out
+
     def _walk_autograd(self, roots: list[torch.Tensor]) -> list[Any]:
         """Add every autograd node reachable from the roots; hook each to record firing order."""
         handles = []
@@ -105,7 +129,10 @@ class AutogradMixin:
         seen[f"{base}/{op}"] = n + 1
         attrs = {"label": op, "op": op, "kind": "op", "phase": "backward",
                  "scope": self.nodes[fwd]["scope"] if fwd else "", "order": -1,
-                 "key": f"{base}/{op}#{n}", "forward": fwd, "saved": self._saved(fn, saved_names)}
+                 "key": f"{base}/{op}#{n}", "forward": fwd,
+                 # checkpointed: nothing is saved, the forward runs again in backward
+                 "saved": [] if fwd and self.nodes[fwd].get("checkpointed") else
+                 self._saved(fn, saved_names)}
         attrs["saved_bytes"] = sum(s["bytes"] for s in attrs["saved"])
         if fwd:
             self.nodes[fwd]["backward"].append(bid)

@@ -7,6 +7,8 @@ recorder's step state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.optim.optimizer as optim_hooks
 from torch.nn.modules import module as module_hooks
@@ -51,8 +53,18 @@ class HooksMixin:
             optim_hooks.register_optimizer_step_pre_hook(self._optim_pre),
             optim_hooks.register_optimizer_step_post_hook(self._optim_post),
         ]
+        self._undo.append(self._patch_autograd())
+        self._undo.append(self._patch_loader())
+        self._mode.__enter__()
+        self._undo.append(lambda: self._mode.__exit__(None, None, None))
+
+    def _patch_autograd(self) -> Callable[[], None]:
+        """Route backward()/grad() and custom Function.apply through the recorder; returns the
+        undo."""
         autograd = torch.autograd
         real_backward, real_grad = autograd.backward, autograd.grad
+        function = torch.autograd.Function
+        real_apply = function.__dict__["apply"]  # a classmethod
 
         def backward(tensors, *args, **kwargs):
             return self._run_backward(real_backward, tensors, args, kwargs)
@@ -60,11 +72,25 @@ class HooksMixin:
         def grad(outputs, *args, **kwargs):
             return self._run_backward(real_grad, outputs, args, kwargs)
 
+        def apply(cls, *args, **kwargs):
+            return self._run_function(real_apply.__func__, cls, args, kwargs)
+
         autograd.backward, autograd.grad = backward, grad
+        function.apply = classmethod(apply)
+
+        def restore() -> None:
+            autograd.backward, autograd.grad = real_backward, real_grad
+            function.apply = real_apply
+
+        return restore
+
+    def _patch_loader(self) -> Callable[[], None]:
+        """Loading a DataLoader batch is not the model: mute it, name its tensors; returns the
+        undo."""
         loader_iter = dataloader_iterator_class()
         real_next, real_init = loader_iter.__next__, loader_iter.__init__
 
-        def next_batch(it):  # loading data is not the model: its ops are not recorded
+        def next_batch(it):
             muted, self.muted = self.muted, True
             try:
                 batch = real_next(it)
@@ -84,12 +110,9 @@ class HooksMixin:
         loader_iter.__next__, loader_iter.__init__ = next_batch, new_iterator
 
         def restore() -> None:
-            autograd.backward, autograd.grad = real_backward, real_grad
             loader_iter.__next__, loader_iter.__init__ = real_next, real_init
 
-        self._undo.append(restore)
-        self._mode.__enter__()
-        self._undo.append(lambda: self._mode.__exit__(None, None, None))
+        return restore
 
     def _unhook(self) -> None:
         self.deactivate()

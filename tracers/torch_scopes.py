@@ -21,7 +21,7 @@ class ScopesMixin:
         if self.on_boundary is not None and self.active and self.backward_done \
                 and not self.optimizer_seen and not self.scope_stack:
             self.on_boundary()  # no optimizer: a new top-level forward starts the next step
-        if not self.active:
+        if not self.active or self.muted:  # a checkpoint's rerun in backward, a Function's inside
             return
         mid = id(module)
         k = self.module_calls.get(mid, 0)
@@ -44,7 +44,7 @@ class ScopesMixin:
         self.scope_stack.append((mid, scope))
 
     def _module_post(self, module: torch.nn.Module, args: Any, output: Any) -> None:
-        if not self.active:
+        if not self.active or self.muted:
             return
         if self.scope_stack and self.scope_stack[-1][0] == id(module):
             self.scope_stack.pop()

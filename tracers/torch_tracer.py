@@ -27,7 +27,7 @@ from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.torch_autograd import AutogradMixin
-from graphstage.tracers.torch_compat import check_version
+from graphstage.tracers.torch_compat import check_version, checkpoint_hooks_active
 from graphstage.tracers.torch_hooks import HooksMixin
 from graphstage.tracers.torch_names import _Names
 from graphstage.tracers.torch_scopes import ScopesMixin
@@ -148,6 +148,8 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         self.backward_done = False
         self.owner: dict[int, tuple[int, weakref.ref]] = {}      # update tensor -> id(param)
         self.muted = False                                       # our own ops are not the user's
+        self.in_function = False                                 # inside a custom Function
+        self.checkpointing = 0                                   # inside reentrant checkpoints
         self.updates: dict[int, dict] = {}                       # id(param) -> update node attrs
         self.loss_nodes: list[str] = []
         self.output_nodes: set[str] = set()
@@ -186,7 +188,10 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         elif name in _SKIP or name.startswith("_") and name not in _DUNDER and not \
                 name.startswith("_foreach"):
             return
-        name = _DUNDER.get(name, name)
+        self.record_op(_DUNDER.get(name, name), args, kwargs, out)
+
+    def record_op(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
+        """Record one op under its name: a forward op, or part of a parameter's update."""
         if name == "setitem_" and args:
             out = args[0]
         outs = _tensors(out)
@@ -209,6 +214,11 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         nid = f"f{self.forward_order}"
         first = outs[0]
         inplace = any(first is t for t in inputs)
+        # the autograd nodes this op made, claimed before its inputs are: an in-place op's input
+        # already carries the op's own grad_fn
+        input_fns = {t.grad_fn for t in inputs if t.grad_fn is not None and t is not first}
+        for t in outs:
+            self._claim_grad_fns(t.grad_fn, nid, input_fns)
         attrs = {
             "label": name, "op": name, "kind": "op", "phase": "forward", "scope": scope,
             "order": self.forward_order, "key": f"{ck}#{k}", "backward": [],
@@ -216,16 +226,16 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
             "output_bytes": sum(_nbytes(t) for t in outs), **self._timing(*self.op_span),
             **_meta(first),
         }
+        if self.checkpointing or first.grad_fn is not None and checkpoint_hooks_active():
+            attrs["checkpointed"] = True
         self.forward_order += 1
         self.nodes[nid] = attrs
         for t in inputs:
             src = self._source(t)
             self.edges.append((src, nid, {"phase": "forward", "role": "data", **_edge_meta(t)}))
         self._stats(attrs, "value", first)
-        input_fns = {t.grad_fn for t in inputs if t.grad_fn is not None and t is not first}
         for t in outs:
             self.produced[id(t)] = (nid, weakref.ref(t))
-            self._claim_grad_fns(t.grad_fn, nid, input_fns)
 
     def _timing(self, start_ns: int, end_ns: int) -> dict:
         """start_us (from the step's start) and duration_us of a span of perf_counter_ns."""
