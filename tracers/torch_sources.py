@@ -29,10 +29,6 @@ class SourcesMixin:
             self.created_by[fn] = nid
             todo.extend(f for f, _ in fn.next_functions)
 
-
-
-
-
     def _producer(self, t: torch.Tensor) -> str | None:
         hit = self.produced.get(id(t))
         if hit is not None and hit[1]() is t:
@@ -66,9 +62,10 @@ class SourcesMixin:
                 self._stats(self.nodes[nid], "value", t)
         else:
             vname = self.names.inputs.get(tid) or self.batch.get(tid) or \
-                f"input{sum(n[:3] == 'in:' for n in self.nodes)}"
+                f"input{self.input_count}"
             nid = f"in:{vname}"
             if nid not in self.nodes:
+                self.input_count += 1  # input nodes so far: the next unnamed one's number
                 kind = "input" if t.numel() > 1 or vname in self.names.inputs.values() \
                     else "constant"
                 self.nodes[nid] = {"label": vname, "op": "input" if kind == "input" else

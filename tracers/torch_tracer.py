@@ -33,7 +33,7 @@ from graphstage.tracers.torch_names import _Names
 from graphstage.tracers.torch_scopes import ScopesMixin
 from graphstage.tracers.torch_sources import SourcesMixin
 from graphstage.tracers.torch_updates import UpdatesMixin
-from graphstage.tracers.torch_util import _edge_meta, _meta, _nbytes, _tensors
+from graphstage.tracers.torch_util import _device, _dtype, _nbytes, _tensors
 from graphstage.tracers.torch_values import ValuesMixin
 
 _SKIP = frozenset({
@@ -58,6 +58,26 @@ _DUNDER = {
     "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__eq__": "eq", "__ne__": "ne",
     "__abs__": "abs",
 }
+
+
+_RECORDED_AS: dict[Any, str] = {}
+
+
+def _recorded_as(func: Any) -> str | None:
+    """The op name a torch function is recorded under ("" if it is skipped, None for a
+    property read, decided per call); cached per function."""
+    name = getattr(func, "__name__", None) or str(func)
+    if name == "__get__":
+        return None  # a fresh method-wrapper per read: not cached
+    if name in _SKIP or name.startswith("_") and name not in _DUNDER and not \
+            name.startswith("_foreach"):
+        name = ""
+    name = _DUNDER.get(name, name)
+    try:
+        _RECORDED_AS[func] = name
+    except TypeError:  # unhashable
+        pass
+    return name
 
 
 def trace(
@@ -143,7 +163,8 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         self.backward_order = 0
         self.update_order = 0
         self.roots: list[torch.Tensor] = []
-        self.pending_stats: list[tuple[dict, str, torch.Tensor]] = []
+        self.pending_stats: list[tuple[dict, int, tuple]] = []     # (summary, n, reductions)
+        self.pending_values: list[tuple[dict, torch.Tensor]] = []  # tiny tensors' copies
         self.in_optimizer: torch.optim.Optimizer | None = None
         self.backward_done = False
         self.owner: dict[int, tuple[int, weakref.ref]] = {}      # update tensor -> id(param)
@@ -158,6 +179,7 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         self.op_span = (self.t0, self.t0)                        # the op on_op is told about
         self.backward_start: dict[str, int] = {}
         self.batch: dict[int, str] = {}                          # DataLoader batch tensors
+        self.input_count = 0                                     # input nodes made
         self._undo: list[Callable[[], None]] = []
         self._handles: list[Any] = []
         self._mode = _Mode(self)
@@ -171,24 +193,26 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
     def on_op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         if self.muted:
             return
-        name = getattr(func, "__name__", None) or str(func)
-        if name == "__get__":
-            prop = getattr(getattr(func, "__self__", None), "__name__", "")
-            if prop in _ALIAS_PROPERTIES:
-                if args and isinstance(out, torch.Tensor):
-                    pid = self._owner(args[0])
-                    if pid is None and id(args[0]) in self.names.params:
-                        pid = id(args[0])
-                    if pid is not None:
-                        self._own(out, pid)
-                return
-            if prop not in _OP_PROPERTIES:
-                return
-            name = prop
-        elif name in _SKIP or name.startswith("_") and name not in _DUNDER and not \
-                name.startswith("_foreach"):
-            return
-        self.record_op(_DUNDER.get(name, name), args, kwargs, out)
+        try:
+            name = _RECORDED_AS[func]  # the name an op is recorded under; "" if skipped
+        except (KeyError, TypeError):
+            name = _recorded_as(func)
+        if name:
+            self.record_op(name, args, kwargs, out)
+        elif name is None:  # a property read: an op, an alias of a parameter or gradient, or not
+            self._on_property(func, args, out)
+
+    def _on_property(self, func: Any, args: tuple, out: Any) -> None:
+        prop = getattr(getattr(func, "__self__", None), "__name__", "")
+        if prop in _ALIAS_PROPERTIES:
+            if args and isinstance(out, torch.Tensor):
+                pid = self._owner(args[0])
+                if pid is None and id(args[0]) in self.names.params:
+                    pid = id(args[0])
+                if pid is not None:
+                    self._own(out, pid)
+        elif prop in _OP_PROPERTIES:
+            self.record_op(prop, args, {}, out)
 
     def record_op(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
         """Record one op under its name: a forward op, or part of a parameter's update."""
@@ -219,12 +243,15 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         input_fns = {t.grad_fn for t in inputs if t.grad_fn is not None and t is not first}
         for t in outs:
             self._claim_grad_fns(t.grad_fn, nid, input_fns)
+        start, end = self.op_span
         attrs = {
             "label": name, "op": name, "kind": "op", "phase": "forward", "scope": scope,
             "order": self.forward_order, "key": f"{ck}#{k}", "backward": [],
-            "requires_grad": bool(first.requires_grad), "inplace": inplace,
-            "output_bytes": sum(_nbytes(t) for t in outs), **self._timing(*self.op_span),
-            **_meta(first),
+            "requires_grad": first.requires_grad, "inplace": inplace,
+            "output_bytes": sum(_nbytes(t) for t in outs),
+            "start_us": round((start - self.t0) / 1e3, 3),
+            "duration_us": round((end - start) / 1e3, 3),
+            "shape": list(first.shape), "dtype": _dtype(first), "device": _device(first),
         }
         if self.checkpointing or first.grad_fn is not None and checkpoint_hooks_active():
             attrs["checkpointed"] = True
@@ -232,7 +259,8 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
         self.nodes[nid] = attrs
         for t in inputs:
             src = self._source(t)
-            self.edges.append((src, nid, {"phase": "forward", "role": "data", **_edge_meta(t)}))
+            self.edges.append((src, nid, {"phase": "forward", "role": "data",
+                                          "shape": list(t.shape), "dtype": _dtype(t)}))
         self._stats(attrs, "value", first)
         for t in outs:
             self.produced[id(t)] = (nid, weakref.ref(t))
