@@ -200,3 +200,27 @@ def test_inplace_ops_own_their_backward_nodes(runs):
         assert fwd["inplace"] and fwd["requires_grad"]
         assert [g.nodes[b]["op"] for b in fwd["backward"]] == [backward], op
     assert_gradients_as_used(traced, untraced)
+
+
+def test_hf_gradient_checkpointing_not_rerun_by_the_tracer(models_dir):
+    """transformers' gradient checkpointing (GPT-2): verified; each block ran twice, as
+    untraced (the tracer never reads the dropped tensors); its ops drawn once, checkpointed."""
+    pytest.importorskip("transformers")
+    path = models_dir / "hf_gpt2_checkpoint_torch.py"
+    assert_verified(path, 1)
+    traced, untraced = run(path, True), run(path, False)
+    assert traced["calls"] == untraced["calls"]
+    assert traced["calls"]["transformer.h.0.attn"] == 2 == traced["calls"]["transformer.h.1.attn"]
+
+    def block_ops(g) -> Counter:
+        return Counter((a["scope"], a["op"]) for _, a in nodes(g, phase="forward")
+                       if a["order"] >= 0 and a["scope"].startswith("transformer/h/"))
+
+    g = traced["graph"]
+    plain = torch_tracer.trace(load_script(models_dir.parent / "zoo" / "hf_gpt2_torch.py"), 1)
+    # drawn once, as without checkpoints (which also keeps a KV cache: a few ops more)
+    ckpt, base = block_ops(g), block_ops(plain.graph(0))
+    assert ckpt and all(base[k] == n for k, n in ckpt.items())
+    assert all(a.get("checkpointed") for _, a in nodes(g, phase="forward")
+               if a["order"] >= 0 and a["scope"].startswith("transformer/h/"))
+    assert_gradients_as_used(traced, untraced)

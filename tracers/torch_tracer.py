@@ -253,7 +253,7 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
             "duration_us": round((end - start) / 1e3, 3),
             "shape": list(first.shape), "dtype": _dtype(first), "device": _device(first),
         }
-        if self.checkpointing or first.grad_fn is not None and checkpoint_hooks_active():
+        if self.checkpointing or checkpoint_hooks_active():
             attrs["checkpointed"] = True
         self.forward_order += 1
         self.nodes[nid] = attrs
