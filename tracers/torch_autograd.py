@@ -24,6 +24,8 @@ from graphstage.tracers.torch_util import (
     _tensors,
 )
 
+_SAVED_ATTRS: dict[type, list[str]] = {}
+
 
 class AutogradMixin:
     """The autograd side of a step."""
@@ -81,7 +83,6 @@ class AutogradMixin:
                     self._claim_grad_fns(r.grad_fn, producer, set())
             if r.grad_fn is not None:
                 todo.append((r.grad_fn, producer))
-        saved_names: dict[type, list[str]] = {}
         hooked: set[str] = set()  # once per backward call: a node run again takes its last index
         while todo:
             fn, parent = todo.pop()
@@ -89,7 +90,7 @@ class AutogradMixin:
             if bid is None:
                 bid = f"b{len(self.bnode_of)}"
                 self.bnode_of[fn] = bid
-                self.nodes[bid] = self._backward_attrs(fn, bid, seen_names, saved_names)
+                self.nodes[bid] = self._backward_attrs(fn, bid, seen_names)
             if bid not in hooked:
                 hooked.add(bid)
                 handles.append(fn.register_prehook(self._fired(bid)))
@@ -113,7 +114,7 @@ class AutogradMixin:
             self.backward_order += 1
         return hook
 
-    def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int], saved_names: dict) -> dict:
+    def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int]) -> dict:
         op = fn.name()
         if op == "torch::autograd::AccumulateGrad":
             var = fn.variable
@@ -132,18 +133,18 @@ class AutogradMixin:
                  "key": f"{base}/{op}#{n}", "forward": fwd,
                  # checkpointed: nothing is saved, the forward runs again in backward
                  "saved": [] if fwd and self.nodes[fwd].get("checkpointed") else
-                 self._saved(fn, saved_names)}
+                 self._saved(fn)}
         attrs["saved_bytes"] = sum(s["bytes"] for s in attrs["saved"])
         if fwd:
             self.nodes[fwd]["backward"].append(bid)
         return attrs
 
-    def _saved(self, fn: Any, cache: dict) -> list[dict]:
+    def _saved(self, fn: Any) -> list[dict]:
         """Shapes of the tensors this node saved for backward (read before the engine frees
         them)."""
-        attrs = cache.get(type(fn))
-        if attrs is None:
-            attrs = cache[type(fn)] = saved_tensor_attrs(fn)
+        attrs = _SAVED_ATTRS.get(type(fn))
+        if attrs is None:  # dir() is slow: once per node type (their attributes are the type's)
+            attrs = _SAVED_ATTRS[type(fn)] = saved_tensor_attrs(fn)
         out = []
         for a in attrs:
             try:
