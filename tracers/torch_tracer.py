@@ -191,6 +191,7 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
     # ---- forward / update ops ---------------------------------------------------------------
 
     def on_op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        """One torch-function call the mode saw (after it ran): record it unless skipped."""
         if self.muted:
             return
         try:
