@@ -20,12 +20,12 @@ _AS_IS, _TO_FLOAT, _TO_DOUBLE, _NONE = range(4)
 _HOW: dict[torch.dtype, int] = {}
 
 
-def _how(dtype: torch.dtype) -> int:
-    how = _HOW.get(dtype)
+def _how(x: torch.Tensor) -> int:
+    """How tensors of x's dtype are summarized (decided once per dtype)."""
+    how = _HOW.get(x.dtype)
     if how is None:
-        probe = torch.empty(0, dtype=dtype)
-        how = _HOW[dtype] = _NONE if probe.is_complex() else _AS_IS if dtype in (
-            torch.float32, torch.float64) else _TO_FLOAT if probe.is_floating_point() \
+        how = _HOW[x.dtype] = _NONE if x.is_complex() else _AS_IS if x.dtype in (
+            torch.float32, torch.float64) else _TO_FLOAT if x.is_floating_point() \
             else _TO_DOUBLE
     return how
 
@@ -41,7 +41,7 @@ class ValuesMixin:
         n = x.numel()
         summary = _meta(x)
         attrs[field] = summary
-        how = _how(x.dtype)
+        how = _how(x)
         if n == 0 or how == _NONE or x.layout is not torch.strided:
             return
         if how != _AS_IS:
