@@ -37,3 +37,21 @@ def test_saved_tensor_attrs_read_what_backward_keeps():
     names = torch_compat.saved_tensor_attrs(out.grad_fn)
     assert {"_saved_other", "_saved_self"} <= set(names)
     assert out.grad_fn._saved_other.sum().item() == 6.0
+
+
+def test_checkpoint_hooks_seen_only_inside_a_non_reentrant_checkpoint():
+    import torch.utils.checkpoint
+
+    seen = []
+
+    def block(x):
+        seen.append(torch_compat.checkpoint_hooks_active())
+        return x.sin()
+
+    x = torch.ones(2, requires_grad=True)
+    torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False).sum().backward()
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        block(x)
+    block(x)
+    # the forward; not the rerun in backward (other hooks), nor other hooks, nor none
+    assert seen == [True, False, False, False]

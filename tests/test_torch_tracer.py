@@ -147,7 +147,7 @@ def hooks_state():
         len(module._global_forward_hooks), len(module._global_forward_pre_hooks),
         len(optimizer._global_optimizer_pre_hooks), len(optimizer._global_optimizer_post_hooks),
         torch.autograd.backward, torch.autograd.grad, torch._C._len_torch_function_stack(),
-        dataloader._BaseDataLoaderIter.__next__,
+        dataloader._BaseDataLoaderIter.__next__, torch.autograd.Function.__dict__["apply"],
     )
 
 

@@ -207,6 +207,9 @@ NODE_ATTRS = (
     Attr("name", (str,), "framework-native name (TF op name, parameter name)"),
     Attr("inplace", (bool,), "torch forward ops: wrote into an input"),
     Attr("requires_grad", (bool,), "torch forward ops: the output requires grad"),
+    Attr("checkpointed", (bool,), "torch forward ops: ran under activation checkpointing "
+         "(`torch.utils.checkpoint`); nothing saved for backward, run again there (the rerun is "
+         "not drawn)"),
 )
 
 EDGE_ATTRS = (

@@ -24,6 +24,8 @@ from graphstage.tracers.torch_util import (
     _tensors,
 )
 
+_SAVED_ATTRS: dict[type, list[str]] = {}
+
 
 class AutogradMixin:
     """The autograd side of a step."""
@@ -43,6 +45,30 @@ class AutogradMixin:
             self._after_backward()
             self.muted = False
 
+    def _run_function(self, real: Callable, cls: type, args: tuple, kwargs: dict) -> Any:
+        """A custom autograd.Function's apply: one forward op named after the Function (its
+        backward node is the Function's own), the ops inside its forward not drawn. torch's own
+        Functions stay transparent; the reentrant checkpoint's marks the ops it runs."""
+        if self.muted:
+            return real(cls, *args, **kwargs)
+        if cls.__module__.startswith("torch."):
+            checkpoint = cls.__name__ == "CheckpointFunction"
+            self.checkpointing += checkpoint
+            try:
+                return real(cls, *args, **kwargs)
+            finally:
+                self.checkpointing -= checkpoint
+        start = time.perf_counter_ns()
+        self.muted = self.in_function = True
+        try:
+            out = real(cls, *args, **kwargs)
+            self.in_function = False
+            self.op_span = (start, time.perf_counter_ns())
+            self.record_op(cls.__name__, args, kwargs, out)  # muted: the mode sees our own ops
+        finally:
+            self.muted = self.in_function = False
+        return out
+
     def _walk_autograd(self, roots: list[torch.Tensor]) -> list[Any]:
         """Add every autograd node reachable from the roots; hook each to record firing order."""
         handles = []
@@ -57,7 +83,6 @@ class AutogradMixin:
                     self._claim_grad_fns(r.grad_fn, producer, set())
             if r.grad_fn is not None:
                 todo.append((r.grad_fn, producer))
-        saved_names: dict[type, list[str]] = {}
         hooked: set[str] = set()  # once per backward call: a node run again takes its last index
         while todo:
             fn, parent = todo.pop()
@@ -65,7 +90,7 @@ class AutogradMixin:
             if bid is None:
                 bid = f"b{len(self.bnode_of)}"
                 self.bnode_of[fn] = bid
-                self.nodes[bid] = self._backward_attrs(fn, bid, seen_names, saved_names)
+                self.nodes[bid] = self._backward_attrs(fn, bid, seen_names)
             if bid not in hooked:
                 hooked.add(bid)
                 handles.append(fn.register_prehook(self._fired(bid)))
@@ -89,7 +114,7 @@ class AutogradMixin:
             self.backward_order += 1
         return hook
 
-    def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int], saved_names: dict) -> dict:
+    def _backward_attrs(self, fn: Any, bid: str, seen: dict[str, int]) -> dict:
         op = fn.name()
         if op == "torch::autograd::AccumulateGrad":
             var = fn.variable
@@ -105,18 +130,21 @@ class AutogradMixin:
         seen[f"{base}/{op}"] = n + 1
         attrs = {"label": op, "op": op, "kind": "op", "phase": "backward",
                  "scope": self.nodes[fwd]["scope"] if fwd else "", "order": -1,
-                 "key": f"{base}/{op}#{n}", "forward": fwd, "saved": self._saved(fn, saved_names)}
+                 "key": f"{base}/{op}#{n}", "forward": fwd,
+                 # checkpointed: nothing is saved, the forward runs again in backward
+                 "saved": [] if fwd and self.nodes[fwd].get("checkpointed") else
+                 self._saved(fn)}
         attrs["saved_bytes"] = sum(s["bytes"] for s in attrs["saved"])
         if fwd:
             self.nodes[fwd]["backward"].append(bid)
         return attrs
 
-    def _saved(self, fn: Any, cache: dict) -> list[dict]:
+    def _saved(self, fn: Any) -> list[dict]:
         """Shapes of the tensors this node saved for backward (read before the engine frees
         them)."""
-        attrs = cache.get(type(fn))
-        if attrs is None:
-            attrs = cache[type(fn)] = saved_tensor_attrs(fn)
+        attrs = _SAVED_ATTRS.get(type(fn))
+        if attrs is None:  # dir() is slow: once per node type (their attributes are the type's)
+            attrs = _SAVED_ATTRS[type(fn)] = saved_tensor_attrs(fn)
         out = []
         for a in attrs:
             try:

@@ -49,3 +49,21 @@ def dispatch_mode_class() -> type:
 def saved_tensor_attrs(fn: Any) -> list[str]:
     """The ``_saved_*`` attributes of an autograd node: what it saved for backward."""
     return [a for a in dir(fn) if a.startswith("_saved_")]
+
+
+def _top_saved_tensors_hooks() -> Any:
+    top = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
+    if top is None:
+        raise CompatError("torch._C._autograd._top_saved_tensors_default_hooks is gone")
+    return top
+
+
+_TOP_HOOKS = _top_saved_tensors_hooks()
+
+
+def checkpoint_hooks_active() -> bool:
+    """Whether the innermost saved-tensor hooks are non-reentrant activation checkpointing's
+    (torch.utils.checkpoint): the ops running now save nothing and run again in backward."""
+    top = _TOP_HOOKS(False)
+    return top is not None and getattr(top[0], "__module__", "") == "torch.utils.checkpoint" \
+        and getattr(top[0], "__qualname__", "").startswith("_checkpoint_hook.")

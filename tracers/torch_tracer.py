@@ -19,9 +19,7 @@ from typing import Any
 
 import networkx as nx
 import torch
-import torch.optim.optimizer as optim_hooks
 import torch.utils.data
-from torch.nn.modules import module as module_hooks
 from torch.overrides import TorchFunctionMode
 
 from graphstage.tracers.contract import make_graph
@@ -29,10 +27,13 @@ from graphstage.tracers.errors import TraceCancelled
 from graphstage.tracers.script import ModelScript, ScriptError, user_traceback
 from graphstage.tracers.session import TraceSession
 from graphstage.tracers.torch_autograd import AutogradMixin
-from graphstage.tracers.torch_compat import check_version, dataloader_iterator_class
+from graphstage.tracers.torch_compat import check_version, checkpoint_hooks_active
+from graphstage.tracers.torch_hooks import HooksMixin
 from graphstage.tracers.torch_names import _Names
+from graphstage.tracers.torch_scopes import ScopesMixin
+from graphstage.tracers.torch_sources import SourcesMixin
 from graphstage.tracers.torch_updates import UpdatesMixin
-from graphstage.tracers.torch_util import _edge_meta, _meta, _nbytes, _param_scope, _tensors
+from graphstage.tracers.torch_util import _device, _dtype, _nbytes, _tensors
 from graphstage.tracers.torch_values import ValuesMixin
 
 _SKIP = frozenset({
@@ -57,6 +58,26 @@ _DUNDER = {
     "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__eq__": "eq", "__ne__": "ne",
     "__abs__": "abs",
 }
+
+
+_RECORDED_AS: dict[Any, str] = {}
+
+
+def _recorded_as(func: Any) -> str | None:
+    """The op name a torch function is recorded under ("" if it is skipped, None for a
+    property read, decided per call); cached per function."""
+    name = getattr(func, "__name__", None) or str(func)
+    if name == "__get__":
+        return None  # a fresh method-wrapper per read: not cached
+    if name in _SKIP or name.startswith("_") and name not in _DUNDER and not \
+            name.startswith("_foreach"):
+        name = ""
+    name = _DUNDER.get(name, name)
+    try:
+        _RECORDED_AS[func] = name
+    except TypeError:  # unhashable
+        pass
+    return name
 
 
 def trace(
@@ -107,8 +128,6 @@ def _step_error(ms: ModelScript, index: int, exc: Exception) -> str:
     return msg.splitlines()[0]
 
 
-
-
 class _Mode(TorchFunctionMode):
     """Routes every torch-function call to the recorder (nested calls are not seen)."""
 
@@ -125,7 +144,8 @@ class _Mode(TorchFunctionMode):
         return out
 
 
-class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
+class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMixin,
+                ValuesMixin):
     """Collects one step: forward ops, autograd graph, firing order, updates; then builds it."""
 
     def __init__(self, names: _Names) -> None:
@@ -143,11 +163,14 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
         self.backward_order = 0
         self.update_order = 0
         self.roots: list[torch.Tensor] = []
-        self.pending_stats: list[tuple[dict, str, torch.Tensor]] = []
+        self.pending_stats: list[tuple[dict, int, tuple]] = []     # (summary, n, reductions)
+        self.pending_values: list[tuple[dict, torch.Tensor]] = []  # tiny tensors' copies
         self.in_optimizer: torch.optim.Optimizer | None = None
         self.backward_done = False
         self.owner: dict[int, tuple[int, weakref.ref]] = {}      # update tensor -> id(param)
         self.muted = False                                       # our own ops are not the user's
+        self.in_function = False                                 # inside a custom Function
+        self.checkpointing = 0                                   # inside reentrant checkpoints
         self.updates: dict[int, dict] = {}                       # id(param) -> update node attrs
         self.loss_nodes: list[str] = []
         self.output_nodes: set[str] = set()
@@ -156,6 +179,7 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
         self.op_span = (self.t0, self.t0)                        # the op on_op is told about
         self.backward_start: dict[str, int] = {}
         self.batch: dict[int, str] = {}                          # DataLoader batch tensors
+        self.input_count = 0                                     # input nodes made
         self._undo: list[Callable[[], None]] = []
         self._handles: list[Any] = []
         self._mode = _Mode(self)
@@ -164,148 +188,35 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
         self.on_boundary: Callable[[], None] | None = None
         self.active = True
 
-    # ---- patching ---------------------------------------------------------------------------
-
-    def __enter__(self) -> _Recorder:
-        try:
-            self._hook_everything()
-        except BaseException:
-            self._unhook()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._unhook()
-
-    def reset(self) -> None:
-        """Start a new step on the same hooks (graphstage.record between two steps)."""
-        keep = (self._undo, self._handles, self._mode, self.on_boundary, self.active,
-                self.optimizer_seen)
-        self.__init__(self.names)
-        (self._undo, self._handles, self._mode, self.on_boundary, self.active,
-         self.optimizer_seen) = keep
-
-    def deactivate(self) -> None:
-        """Stop recording now: the op mode and patches go at once; the module and optimizer
-        hooks (which may be mid-iteration in torch) stay as no-ops until __exit__."""
-        self.active = False
-        while self._undo:
-            self._undo.pop()()
-
-    def _hook_everything(self) -> None:
-        self._handles = [
-            module_hooks.register_module_forward_pre_hook(self._module_pre),
-            module_hooks.register_module_forward_hook(self._module_post, always_call=True),
-            optim_hooks.register_optimizer_step_pre_hook(self._optim_pre),
-            optim_hooks.register_optimizer_step_post_hook(self._optim_post),
-        ]
-        autograd = torch.autograd
-        real_backward, real_grad = autograd.backward, autograd.grad
-
-        def backward(tensors, *args, **kwargs):
-            return self._run_backward(real_backward, tensors, args, kwargs)
-
-        def grad(outputs, *args, **kwargs):
-            return self._run_backward(real_grad, outputs, args, kwargs)
-
-        autograd.backward, autograd.grad = backward, grad
-        loader_iter = dataloader_iterator_class()
-        real_next, real_init = loader_iter.__next__, loader_iter.__init__
-
-        def next_batch(it):  # loading data is not the model: its ops are not recorded
-            muted, self.muted = self.muted, True
-            try:
-                batch = real_next(it)
-            finally:
-                self.muted = muted
-            for k, t in enumerate(_tensors(batch)):  # the batch's tensors read batch[0], ...
-                self.batch[id(t)] = f"batch[{k}]"
-            return batch
-
-        def new_iterator(it, *args, **kwargs):  # iter(loader) seeds its sampler with torch ops
-            muted, self.muted = self.muted, True
-            try:
-                real_init(it, *args, **kwargs)
-            finally:
-                self.muted = muted
-
-        loader_iter.__next__, loader_iter.__init__ = next_batch, new_iterator
-
-        def restore() -> None:
-            autograd.backward, autograd.grad = real_backward, real_grad
-            loader_iter.__next__, loader_iter.__init__ = real_next, real_init
-
-        self._undo.append(restore)
-        self._mode.__enter__()
-        self._undo.append(lambda: self._mode.__exit__(None, None, None))
-
-    def _unhook(self) -> None:
-        self.deactivate()
-        while self._handles:
-            self._handles.pop().remove()
-
-    # ---- module scopes ----------------------------------------------------------------------
-
-    def _module_pre(self, module: torch.nn.Module, args: Any) -> None:
-        if self.on_boundary is not None and self.active and self.backward_done \
-                and not self.optimizer_seen and not self.scope_stack:
-            self.on_boundary()  # no optimizer: a new top-level forward starts the next step
-        if not self.active:
-            return
-        mid = id(module)
-        k = self.module_calls.get(mid, 0)
-        self.module_calls[mid] = k + 1
-        full = self.names.modules.get(mid)
-        parent = self.scope_stack[-1] if self.scope_stack else None
-        if full is None:
-            full = type(module).__name__.lower()
-            self.names.modules[mid] = full
-        if mid in self.names.roots and k == 0:
-            scope = parent[1] if parent else ""
-        else:
-            parent_full = self.names.modules.get(parent[0], "") if parent else ""
-            seg = full[len(parent_full) + 1:] if parent_full and full.startswith(
-                parent_full + ".") else full
-            seg = seg.replace(".", "/") if seg else type(module).__name__.lower()
-            if k:
-                seg += f"#{k}"
-            scope = f"{parent[1]}/{seg}" if parent and parent[1] else seg
-        self.scope_stack.append((mid, scope))
-
-    def _module_post(self, module: torch.nn.Module, args: Any, output: Any) -> None:
-        if not self.active:
-            return
-        if self.scope_stack and self.scope_stack[-1][0] == id(module):
-            self.scope_stack.pop()
-        if id(module) in self.names.roots and not self.scope_stack:
-            for t in _tensors(output):
-                hit = self._producer(t)
-                if hit:
-                    self.output_nodes.add(hit)
-
     # ---- forward / update ops ---------------------------------------------------------------
 
     def on_op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        """One torch-function call the mode saw (after it ran): record it unless skipped."""
         if self.muted:
             return
-        name = getattr(func, "__name__", None) or str(func)
-        if name == "__get__":
-            prop = getattr(getattr(func, "__self__", None), "__name__", "")
-            if prop in _ALIAS_PROPERTIES:
-                if args and isinstance(out, torch.Tensor):
-                    pid = self._owner(args[0])
-                    if pid is None and id(args[0]) in self.names.params:
-                        pid = id(args[0])
-                    if pid is not None:
-                        self._own(out, pid)
-                return
-            if prop not in _OP_PROPERTIES:
-                return
-            name = prop
-        elif name in _SKIP or name.startswith("_") and name not in _DUNDER and not \
-                name.startswith("_foreach"):
-            return
-        name = _DUNDER.get(name, name)
+        try:
+            name = _RECORDED_AS[func]  # the name an op is recorded under; "" if skipped
+        except (KeyError, TypeError):
+            name = _recorded_as(func)
+        if name:
+            self.record_op(name, args, kwargs, out)
+        elif name is None:  # a property read: an op, an alias of a parameter or gradient, or not
+            self._on_property(func, args, out)
+
+    def _on_property(self, func: Any, args: tuple, out: Any) -> None:
+        prop = getattr(getattr(func, "__self__", None), "__name__", "")
+        if prop in _ALIAS_PROPERTIES:
+            if args and isinstance(out, torch.Tensor):
+                pid = self._owner(args[0])
+                if pid is None and id(args[0]) in self.names.params:
+                    pid = id(args[0])
+                if pid is not None:
+                    self._own(out, pid)
+        elif prop in _OP_PROPERTIES:
+            self.record_op(prop, args, {}, out)
+
+    def record_op(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
+        """Record one op under its name: a forward op, or part of a parameter's update."""
         if name == "setitem_" and args:
             out = args[0]
         outs = _tensors(out)
@@ -319,9 +230,6 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
         else:
             self._on_forward_op(name, inputs, outs)
 
-
-
-
     def _on_forward_op(self, name: str, inputs: list[torch.Tensor],
                        outs: list[torch.Tensor]) -> None:
         scope = self.scope_stack[-1][1] if self.scope_stack else ""
@@ -331,111 +239,37 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
         nid = f"f{self.forward_order}"
         first = outs[0]
         inplace = any(first is t for t in inputs)
+        # the autograd nodes this op made, claimed before its inputs are: an in-place op's input
+        # already carries the op's own grad_fn
+        input_fns = {t.grad_fn for t in inputs if t.grad_fn is not None and t is not first}
+        for t in outs:
+            self._claim_grad_fns(t.grad_fn, nid, input_fns)
+        start, end = self.op_span
         attrs = {
             "label": name, "op": name, "kind": "op", "phase": "forward", "scope": scope,
             "order": self.forward_order, "key": f"{ck}#{k}", "backward": [],
-            "requires_grad": bool(first.requires_grad), "inplace": inplace,
-            "output_bytes": sum(_nbytes(t) for t in outs), **self._timing(*self.op_span),
-            **_meta(first),
+            "requires_grad": first.requires_grad, "inplace": inplace,
+            "output_bytes": sum(_nbytes(t) for t in outs),
+            "start_us": round((start - self.t0) / 1e3, 3),
+            "duration_us": round((end - start) / 1e3, 3),
+            "shape": list(first.shape), "dtype": _dtype(first), "device": _device(first),
         }
+        if self.checkpointing or checkpoint_hooks_active():
+            attrs["checkpointed"] = True
         self.forward_order += 1
         self.nodes[nid] = attrs
         for t in inputs:
             src = self._source(t)
-            self.edges.append((src, nid, {"phase": "forward", "role": "data", **_edge_meta(t)}))
+            self.edges.append((src, nid, {"phase": "forward", "role": "data",
+                                          "shape": list(t.shape), "dtype": _dtype(t)}))
         self._stats(attrs, "value", first)
-        input_fns = {t.grad_fn for t in inputs if t.grad_fn is not None and t is not first}
         for t in outs:
             self.produced[id(t)] = (nid, weakref.ref(t))
-            self._claim_grad_fns(t.grad_fn, nid, input_fns)
-
-    def _claim_grad_fns(self, fn: Any, nid: str, stop: set) -> None:
-        """Mark the autograd nodes this op created (from its output back to its inputs')."""
-        todo = [fn]
-        while todo:
-            fn = todo.pop()
-            if fn is None or fn in stop or fn in self.created_by or fn.name() == \
-                    "torch::autograd::AccumulateGrad":
-                continue
-            self.created_by[fn] = nid
-            todo.extend(f for f, _ in fn.next_functions)
-
-
-
-
-    # ---- sources (parameters, inputs) ---------------------------------------------------------
-
-    def _producer(self, t: torch.Tensor) -> str | None:
-        hit = self.produced.get(id(t))
-        if hit is not None and hit[1]() is t:
-            return hit[0]
-        return None
-
-    def _source(self, t: torch.Tensor) -> str:
-        """The node a consumed tensor comes from: its producing op, or a parameter/input."""
-        nid = self._producer(t)
-        if nid is not None:
-            if t.grad_fn is not None and t.grad_fn not in self.created_by:
-                # made outside the mode's sight (custom autograd.Function): credit its producer
-                self._claim_grad_fns(t.grad_fn, nid, set())
-            return nid
-        tid = id(t)
-        pname = self.names.params.get(tid)
-        if pname is None and t.requires_grad and t.is_leaf:
-            pname = f"leaf{len(self.names.params)}"
-            self.names._add_param(pname, t)
-        bname = self.names.buffers.get(tid)
-        if pname is not None:
-            nid = f"p:{pname}"
-            if nid not in self.nodes:
-                self.nodes[nid] = self._param_attrs(pname, t)
-        elif bname is not None:  # BatchNorm running stats and other module state
-            nid = f"c:{bname}"
-            if nid not in self.nodes:
-                self.nodes[nid] = {"label": bname, "op": "buffer", "kind": "constant",
-                                   "phase": "forward", "scope": _param_scope(bname), "order": -1,
-                                   "key": f"buffer:{bname}", "name": bname, **_meta(t)}
-                self._stats(self.nodes[nid], "value", t)
-        else:
-            vname = self.names.inputs.get(tid) or self.batch.get(tid) or \
-                f"input{sum(n[:3] == 'in:' for n in self.nodes)}"
-            nid = f"in:{vname}"
-            if nid not in self.nodes:
-                kind = "input" if t.numel() > 1 or vname in self.names.inputs.values() \
-                    else "constant"
-                self.nodes[nid] = {"label": vname, "op": "input" if kind == "input" else
-                                   "constant", "kind": kind, "phase": "forward", "scope": "",
-                                   "order": -1, "key": f"input:{vname}", **_meta(t)}
-                self._stats(self.nodes[nid], "value", t)
-        self.produced[tid] = (nid, weakref.ref(t))
-        return nid
-
-    def _param_attrs(self, pname: str, t: torch.Tensor) -> dict:
-        attrs = {"label": pname, "op": "Parameter" if isinstance(t, torch.nn.Parameter) else
-                 "leaf", "kind": "parameter", "phase": "forward",
-                 "scope": _param_scope(pname), "order": -1, "key": f"param:{pname}",
-                 "name": pname, "no_grad": True, **_meta(t)}
-        self._stats(attrs, "value", t)
-        return attrs
-
-    # ---- backward ---------------------------------------------------------------------------
-
-
 
     def _timing(self, start_ns: int, end_ns: int) -> dict:
         """start_us (from the step's start) and duration_us of a span of perf_counter_ns."""
         return {"start_us": round((start_ns - self.t0) / 1e3, 3),
                 "duration_us": round((end_ns - start_ns) / 1e3, 3)}
-
-
-
-
-
-
-    # ---- build --------------------------------------------------------------------------------
-
-
-
 
     def build(self, model: str, step: int) -> nx.DiGraph:
         """The finished step graph (valid under the contract)."""
@@ -459,16 +293,3 @@ class _Recorder(AutogradMixin, UpdatesMixin, ValuesMixin):
                 g.add_edge(u, v, **attrs)
         self._add_saved_edges(g)
         return g
-
-
-
-
-
-
-
-
-
-
-
-
-

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-_AMINMAX_FROM = 32_768  # elements: above this one aminmax pass beats amin + amax
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+_DEVICE_NAMES: dict[torch.device, str] = {}
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -27,22 +28,32 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
 
 
 def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).removeprefix("torch.")
+    """'float32' for torch.float32 (names cached: called for every op, edge and summary)."""
+    d = t.dtype
+    name = _DTYPE_NAMES.get(d)
+    if name is None:
+        name = _DTYPE_NAMES[d] = str(d).removeprefix("torch.")
+    return name
+
+
+def _device(t: torch.Tensor) -> str:
+    """'cpu', 'cuda:0' (cached like _dtype)."""
+    d = t.device
+    name = _DEVICE_NAMES.get(d)
+    if name is None:
+        name = _DEVICE_NAMES[d] = str(d)
+    return name
 
 
 def _meta(t: torch.Tensor | None) -> dict:
     if t is None:
         return {}
-    return {"shape": list(t.shape), "dtype": _dtype(t), "device": str(t.device)}
+    return {"shape": list(t.shape), "dtype": _dtype(t), "device": _device(t)}
 
 
 def _nbytes(t: torch.Tensor) -> int:
     """Bytes of a tensor's elements (its view's numel, not its whole storage)."""
     return t.numel() * t.element_size()
-
-
-def _edge_meta(t: torch.Tensor) -> dict:
-    return {"shape": list(t.shape), "dtype": _dtype(t)}
 
 
 def _param_scope(name: str) -> str:

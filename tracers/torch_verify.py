@@ -65,7 +65,9 @@ class _Aten(dispatch_mode_class()):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if not self.rec.muted and self.rec.in_optimizer is None and torch.is_grad_enabled():
+        rec = self.rec  # a custom Function's forward runs muted, under no_grad: still its op
+        if rec.in_function or not rec.muted and rec.in_optimizer is None and \
+                torch.is_grad_enabled():
             self.by_forward[self.rec.forward_order] += 1
             self.total += 1
         return out

@@ -13,6 +13,7 @@ def setup():
         h = lin(x.reshape(3, 6))          # reshape (a view)
         h = h.view(3, 2, 2).transpose(1, 2).flatten(1)
         h.mul_(2.0)                        # in-place on a non-leaf
+        h.add_(torch.ones(4))              # in-place with a tensor operand
         h = torch.relu_(h)
         baseline = h.detach().mean()       # detach: no gradient through here
         with torch.no_grad():
