@@ -49,9 +49,10 @@ class LinkingMixin:
         peer, d = pane.peer, pane.canvas.display
         if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
             return None
-        members = d.nodes[key].members
-        return counterpart(pane.controller.graph, members[0], peer.controller.graph) \
-            if members else None
+        dn = d.nodes[key]
+        # a folded layer matches by its scope: its first member may sit in a sub-scope
+        return counterpart(pane.controller.graph, dn.members[0], peer.controller.graph,
+                           dn.group) if dn.members else None
 
     def _link_peer(self, pane: StagePane, key: str) -> None:
         """Side by side: ring the same layer's counterpart in the other pane and centre it."""

@@ -88,14 +88,17 @@ class LoadingMixin:
         self.status_text.setText(f"{session.model}: {len(session.steps)} steps traced")
         p = self.panes[pane]
         step = self._pending_step.pop(pane, 0)
-        p.controller.set_session(session, source, step)
+        # side by side (--compare, a twin, a second pane): both panes at the layer level
+        p.load(session, source, step, layers=compare or pane > 0)
+        if pane > 0:
+            self.panes[0].open_at_layers(True)
         self._update_timeline()
         if pane == 0:
             self.setWindowTitle(f"graphstage — {session.model} ({session.framework})")
             if compare:
                 twin = twin_path(source)
                 if twin:
-                    self.open_path(twin, step, pane=1)
+                    self.open_path(twin, step, pane=1, compare=True)
                 else:
                     self.show_error("No twin to compare", f"{Path(source).name} has no "
                                     "_tf twin next to it")
