@@ -68,8 +68,46 @@ def ringed(report: dict, pane: int) -> set[str]:
     return {i["key"] for i in report["panes"][pane]["items"] if i["highlighted"]}
 
 
-def test_hover_rings_the_counterpart_in_the_other_pane(win):
+def settle(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: not any(p.laying_out for p in win.panes), timeout=60000)
+    for p in win.panes:
+        p.canvas.finish_morph()
+
+
+def test_layer_groups_link_across_panes(win, qtbot):
+    """Side by side opens at the layer level: hovering, clicking or searching a layer group
+    rings the same layer call's group, in the same phase, in the other pane."""
     torch_pane, tf_pane = win.panes
+    assert torch_pane.layer_level and tf_pane.layer_level
+    cases = [(0, "group:forward:hidden_layer#1", "group:forward:hidden_layer#1"),
+             (0, "group:update:hidden_layer", "group:update:hidden_layer"),   # Adam ↔ adam/kernel
+             (0, "group:backward:input_layer", "group:backward:input_layer"),
+             (1, "group:backward:output_layer", "group:backward:output_layer"),
+             (1, "group:update:output_layer", "group:update:output_layer")]
+    for src, key, expected in cases:
+        canvas = win.panes[src].canvas
+        assert key in canvas.nodes and expected in win.panes[1 - src].canvas.nodes
+        move_mouse(canvas, key)
+        assert ringed(scene_report(win), 1 - src) == {expected}, key
+    move_mouse(tf_pane.canvas, None)
+    win._select(torch_pane, "group:forward:output_layer")
+    assert tf_pane.canvas.nodes["group:forward:output_layer"].highlighted
+    win.show_search()
+    win.search_edit.setText("hidden_layer")
+    for pane in win.panes:
+        hits = {k for k, it in pane.canvas.nodes.items() if it.highlighted}
+        assert {"group:forward:hidden_layer", "group:forward:hidden_layer#1"} <= hits
+    # double-clicking a group opens it in its pane
+    win._toggle(torch_pane, "group:forward:hidden_layer")
+    settle(qtbot, win)
+    assert "group:forward:hidden_layer" not in torch_pane.canvas.nodes
+    assert "hidden_layer/linear#0" in torch_pane.canvas.nodes
+
+
+def test_hover_rings_the_counterpart_in_the_other_pane(win, qtbot):
+    torch_pane, tf_pane = win.panes
+    win.expand_all()                            # op by op: raw ops find their counterparts too
+    settle(qtbot, win)
 
     def tf_param(rest: str) -> str:
         """A TF variable's key (Keras names the model dynamic_net, dynamic_net_1, ... when

@@ -2,8 +2,9 @@
 
 A mixin of MainWindow (viz/gui/main_window.py): it uses the window's panes, widgets and
 signals, and holds no state of its own beyond what its methods create. Clicking a box selects
-it and rings its counterpart in the other pane (viz/gui/matching.py), expanding what hides it;
-hovering a box rings its counterpart without changing what either pane shows.
+it and rings its counterpart in the other pane (viz/gui/matching.py), expanding what hides it
+(a folded layer group rings the other pane's box of that layer, unfolding nothing); hovering
+a box rings its counterpart without changing what either pane shows.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ class LinkingMixin:
         if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
             return
         match = self._peer_node(pane, key)
-        other = peer.controller.reveal(match) if match else None
+        if d.nodes[key].is_group and match:   # a layer picks the layer: nothing is unfolded
+            other = peer.controller.display().rep.get(match)
+        else:
+            other = peer.controller.reveal(match) if match else None
         peer.mark("link", {other} if other else set())
         if other:
             peer.canvas.select_key(other, center=True)
