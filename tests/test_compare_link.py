@@ -212,3 +212,47 @@ def test_timeline_row_marks_a_retrace(models_dir):
     assert [i + 1 for i, v in enumerate(row.retraced) if v] == [3]
     assert [i + 1 for i, v in enumerate(row.changed) if v] == [3, 5]
     assert row.summary() == "2 traces, 1 retraced"
+
+
+def test_minimap_fits_a_narrow_pane_and_keeps_off_the_claims_boxes(win, qtbot):
+    """Zoomed in, a side-by-side pane's overview is at most a fifth of the pane and never over
+    the boxes proving the claim (the hidden layer's calls); a pane too narrow hides it."""
+    from graphstage.viz.gui.compare_opening import claim_keys
+    from graphstage.viz.gui.minimap import minimap_size
+
+    tf_pane = win.panes[1]
+    canvas, mini = tf_pane.canvas, tf_pane.canvas.minimap
+    keep = claim_keys(tf_pane)
+    assert "group:forward:hidden_layer#2" in keep and mini.keep_clear == keep
+    canvas.zoom(1.6)
+    canvas.centerOn(canvas.nodes["group:forward:hidden_layer#1"])
+    assert mini.isVisible()
+    port = canvas.viewport().geometry()
+    assert mini.width() <= port.width() / 5 + 1 and mini.height() <= port.height() / 5 + 1
+    covered = {it.key for it in canvas.items(mini.geometry().translated(-port.topLeft()))
+               if hasattr(it, "key")}
+    assert not covered & keep
+    assert minimap_size(1600, 900) == (240, 160)     # a wide single pane keeps the full size
+    assert minimap_size(300, 400) is None            # too narrow: hidden, not a postage stamp
+
+
+def test_legend_explains_the_timeline_marks(qtbot):
+    """The legend's timeline section names the green structure-change tick, T (first trace),
+    R (retrace, drawn in the timeline's retrace red) and the one-row-per-pane layout."""
+    from graphstage.viz.gui.legend import SECTIONS, Swatch
+    from graphstage.viz.gui.theme import make_theme
+    from graphstage.viz.gui.timeline import RETRACE
+
+    [entries] = [e for title, e in SECTIONS if title.startswith("Timeline")]
+    specs = {e.swatch: e.text for e in entries}
+    assert "structure change" in specs[("tick",)]
+    assert "first trace" in specs[("text", "T", "trace")]
+    assert "retrace" in specs[("text", "R", "retrace")]
+    assert any("one row per pane" in t for t in specs.values())
+    sw = Swatch(("text", "R", "retrace"), make_theme("light"))
+    qtbot.addWidget(sw)
+    img = sw.grab().toImage()
+    red = sum(1 for y in range(img.height()) for x in range(img.width())
+              if abs(QColor(img.pixel(x, y)).red() - RETRACE.red()) < 30
+              and QColor(img.pixel(x, y)).green() < 120)
+    assert red > 10
