@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 
 from graphstage.viz.gui.opening import READABLE_PX, opening_view
 from graphstage.viz.gui.story import story_for
@@ -20,6 +20,7 @@ from graphstage.viz.hgroups import scope_prefixes
 
 WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops wraps the layers: opened
 MARGIN = 24.0         # scene units around the fitted graph
+SHARE_MIN = 0.35      # side by side, the narrower graph's pane keeps this share of the width
 
 
 def wrappers(graph: Any) -> set[str]:
@@ -82,6 +83,19 @@ def frame_whole(canvas: Any) -> bool:
     canvas.scale(zoom, zoom)
     canvas.centerOn(r.center())
     return True
+
+
+def share_width(splitter: Any, panes: list[Any]) -> None:
+    """Side by side (horizontal): give each laid-out pane a share of the width in proportion to
+    its graph's width (between SHARE_MIN and 1 - SHARE_MIN), so the wider graph can be whole."""
+    shown = [p for p in panes if p.canvas.display is not None]
+    if len(shown) != 2 or len(panes) != 2 or \
+            splitter.orientation() != Qt.Orientation.Horizontal:
+        return
+    widths = [max(p.canvas.content_rect().width(), 1.0) for p in panes]
+    share = min(max(widths[0] / sum(widths), SHARE_MIN), 1 - SHARE_MIN)
+    total = sum(splitter.sizes())
+    splitter.setSizes([round(total * share), total - round(total * share)])
 
 
 def claim_keys(pane: Any) -> set[str]:

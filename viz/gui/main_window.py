@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock
-from graphstage.viz.gui.compare_opening import claim_keys, frame_compare_pane
+from graphstage.viz.gui.compare_opening import claim_keys, frame_compare_pane, share_width
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
@@ -128,6 +128,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
         show_story(self, index, reason)
         pane = self.panes[index]
         if reason == "load" and pane.layer_level:   # side by side: the whole graphs in view
+            share_width(self.splitter, self.panes)
             self.centralWidget().layout().activate()   # banners just grew: settle first
             for p in self.panes:    # the first pane too: it was framed before it was halved
                 p.layout().activate()
