@@ -256,3 +256,33 @@ def test_legend_explains_the_timeline_marks(qtbot):
               if abs(QColor(img.pixel(x, y)).red() - RETRACE.red()) < 30
               and QColor(img.pixel(x, y)).green() < 120)
     assert red > 10
+
+
+def test_a_twin_beside_brings_layers_and_new_calls_stay_folded(qtbot, twins):
+    """Alone, a pane opens as always (raw ops for this small graph); a twin opened beside it
+    turns both to the layer level; a later step's new hidden_layer calls fold too; closing
+    the twin gives the single pane's opening back."""
+    w = MainWindow(theme="light", steps=STEPS)
+    qtbot.addWidget(w)
+    w.remember_layout = False
+    w.resize(1600, 1000)
+    w.show()
+    torch_pane = w.pane
+    w.open_session(twins[0], "dynamicnet_torch.py", 2)     # step 3: no hidden_layer call
+    settle(qtbot, w)
+    assert not torch_pane.layer_level and "input_layer/linear#0" in torch_pane.canvas.nodes
+    w.open_session(twins[1], "dynamicnet_tf.py", 2, pane=1)
+    settle(qtbot, w)
+    assert torch_pane.layer_level and w.panes[1].layer_level
+    assert "group:forward:input_layer" in torch_pane.canvas.nodes
+    assert "input_layer/linear#0" not in torch_pane.canvas.nodes
+    w.set_step(0)                                  # step 1 calls the hidden layer 3 times
+    settle(qtbot, w)
+    keys = set(torch_pane.canvas.nodes)
+    assert {"group:forward:hidden_layer#1", "group:forward:hidden_layer#2",
+            "group:backward:hidden_layer#2"} <= keys
+    assert not [k for k in keys if k.startswith("hidden_layer")]   # no raw op of the layer
+    w.toggle_compare()
+    settle(qtbot, w)
+    assert not torch_pane.layer_level and "hidden_layer#2/linear#0" in torch_pane.canvas.nodes
+    w.shutdown()
