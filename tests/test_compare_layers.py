@@ -99,3 +99,18 @@ def test_layers_are_matched_across_panes(compared):
     group = displays[0].nodes["group:update:hidden_layer"]
     match = counterpart(graphs[0], group.members[0], graphs[1], group.group)
     assert displays[1].rep[match] == "group:update:hidden_layer"
+
+
+def test_side_by_side_with_banners_and_phases(compared):
+    """The panes stand side by side (not stacked), each with its banner and its own phase."""
+    (left, right), _ = compared
+    assert (left["framework"], right["framework"]) == ("PyTorch", "TensorFlow")
+    assert left["banner"].startswith("autograd rebuilt")
+    assert right["banner"].startswith("tf.function reused")
+    assert left["phase_shown"] == right["phase_shown"] == "forward pass"
+
+    def centre(items, axis):
+        return sum(i["rect"][axis] + i["rect"][axis + 2] / 2 for i in items) / len(items)
+
+    assert centre(right["items"], 0) > centre(left["items"], 0) + 300
+    assert abs(centre(right["items"], 1) - centre(left["items"], 1)) < 300
