@@ -72,3 +72,25 @@ def test_layers_match_across_frameworks():
     for role, tf_role in (("weight", "kernel"), ("bias", "bias")):
         match = counterpart(torch_g, f"p:hidden_layer.{role}", tf_g)
         assert tf_g.nodes[match]["name"].endswith(f"hidden_layer/{tf_role}")
+
+
+@pytest.mark.tf
+def test_layers_named_differently_match_by_order_and_shapes():
+    """mnist_mlp: torch's fc1, fc2 and Keras's dense, dense_1 hold parameters of the same
+    shapes (weight [512, 784] ↔ kernel [784, 512]): paired by order, ops and groups alike."""
+    from graphstage.viz.gui.compare_opening import layer_collapse
+    from graphstage.viz.gui.matching import counterpart, layer_pairs
+    from graphstage.viz.gui.viewgraph import build_display
+
+    torch_g = trace_script(example_path("mnist_mlp_torch"), 1, seed=0).graph(0)
+    tf_g = trace_script(example_path("mnist_mlp_tf"), 1, seed=0).graph(0)
+    assert layer_pairs(torch_g, tf_g) == {"fc1": "dense", "fc2": "dense_1"}
+    assert layer_pairs(tf_g, torch_g) == {"dense": "fc1", "dense_1": "fc2"}
+    match = counterpart(torch_g, "p:fc2.weight", tf_g)
+    assert tf_g.nodes[match]["name"].endswith("dense_1/kernel")
+    shown = [build_display(g, layer_collapse(g)) for g in (torch_g, tf_g)]
+    for phase in ("forward", "backward", "update"):
+        for mine, theirs in (("fc1", "dense"), ("fc2", "dense_1")):
+            group = shown[0].nodes[f"group:{phase}:{mine}"]
+            other = counterpart(torch_g, group.members[0], tf_g, group.group)
+            assert shown[1].rep[other] == f"group:{phase}:{theirs}", (phase, mine)
