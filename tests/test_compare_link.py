@@ -286,3 +286,20 @@ def test_a_twin_beside_brings_layers_and_new_calls_stay_folded(qtbot, twins):
     settle(qtbot, w)
     assert not torch_pane.layer_level and "hidden_layer#2/linear#0" in torch_pane.canvas.nodes
     w.shutdown()
+
+
+def test_examples_menu_offers_each_twin_side_by_side(qtbot):
+    """File ▸ Examples lists every example, then each torch/TF pair as one side-by-side entry."""
+    w = MainWindow(theme="light", steps=STEPS)
+    qtbot.addWidget(w)
+    w._fill_examples()
+    texts = [a.text() for a in w.examples_menu.actions() if a.text()]
+    assert "dynamicnet_torch" in texts and "dynamicnet: PyTorch ⇆ TensorFlow" in texts
+    assert "mul: PyTorch ⇆ TensorFlow" in texts
+    assert not [t for t in texts if t.startswith("dynamicnet_while") and "⇆" in t]
+    opened = []
+    w.open_path = lambda path, compare=False: opened.append((path, compare))
+    next(a for a in w.examples_menu.actions() if a.text().startswith("dynamicnet:")).trigger()
+    [(path, compare)] = opened
+    assert path.endswith("dynamicnet_torch.py") and compare
+    w.shutdown()

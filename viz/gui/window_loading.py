@@ -134,8 +134,16 @@ class LoadingMixin:
     def _fill_examples(self) -> None:
         from graphstage.tracers.script import example_path, list_examples
         self.examples_menu.clear()
-        for name in list_examples():
+        names = list_examples()
+        for name in names:
             self.examples_menu.addAction(name, lambda n=name: self.open_path(str(example_path(n))))
+        twins = [n for n in names if n.endswith("_torch") and n[:-len("_torch")] + "_tf" in names]
+        if twins:
+            self.examples_menu.addSeparator()
+        for name in twins:   # both frameworks at once, side by side at the layer level
+            self.examples_menu.addAction(
+                f"{name[:-len('_torch')]}: PyTorch ⇆ TensorFlow",
+                lambda n=name: self.open_path(str(example_path(n)), compare=True))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
