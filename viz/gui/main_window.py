@@ -127,7 +127,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
     def _pane_shown(self, index: int, reason: str) -> None:
         show_story(self, index, reason)
         pane = self.panes[index]
-        if reason == "load" and pane.layer_level:   # side by side: the whole graphs in view
+        if reason in ("load", "level") and pane.layer_level:   # side by side: whole graphs
             share_width(self.splitter, self.panes)
             self.centralWidget().layout().activate()   # banners just grew: settle first
             for p in self.panes:    # the first pane too: it was framed before it was halved
