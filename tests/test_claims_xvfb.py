@@ -59,6 +59,14 @@ def test_claim_1_2_3_dynamic_versus_static_and_weight_sharing(display, tmp_path)
     assert torch_pane["banner"].startswith("autograd rebuilt the graph this step")
     assert re.search(r"PyTorch: hidden_layer ×\d this step · TensorFlow: hidden_layer ×3 "
                      "frozen when traced", torch_pane["banner"])
+    # side by side at the layer level: each hidden_layer call one readable box in view
+    calls = int(re.search(r"hidden_layer ×(\d+) this step", report["caption"]).group(1))
+    for pane, n in ((torch_pane, calls), (tf_pane, 3)):
+        hidden = [i for i in pane["items"] if i["group"] and i["phase"] == "forward"
+                  and re.fullmatch(r"hidden_layer(#\d+)?", i["label"])]
+        # an uncalled hidden layer (×0) still has its weight's box: the shared parameters
+        assert len(hidden) == max(n, 1) and all(i["text_px"] >= 9 for i in hidden), \
+            pane["items"]
 
 
 def test_claim_3_weight_sharing(display, tmp_path):  # noqa: F811

@@ -68,8 +68,46 @@ def ringed(report: dict, pane: int) -> set[str]:
     return {i["key"] for i in report["panes"][pane]["items"] if i["highlighted"]}
 
 
-def test_hover_rings_the_counterpart_in_the_other_pane(win):
+def settle(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: not any(p.laying_out for p in win.panes), timeout=60000)
+    for p in win.panes:
+        p.canvas.finish_morph()
+
+
+def test_layer_groups_link_across_panes(win, qtbot):
+    """Side by side opens at the layer level: hovering, clicking or searching a layer group
+    rings the same layer call's group, in the same phase, in the other pane."""
     torch_pane, tf_pane = win.panes
+    assert torch_pane.layer_level and tf_pane.layer_level
+    cases = [(0, "group:forward:hidden_layer#1", "group:forward:hidden_layer#1"),
+             (0, "group:update:hidden_layer", "group:update:hidden_layer"),   # Adam ↔ adam/kernel
+             (0, "group:backward:input_layer", "group:backward:input_layer"),
+             (1, "group:backward:output_layer", "group:backward:output_layer"),
+             (1, "group:update:output_layer", "group:update:output_layer")]
+    for src, key, expected in cases:
+        canvas = win.panes[src].canvas
+        assert key in canvas.nodes and expected in win.panes[1 - src].canvas.nodes
+        move_mouse(canvas, key)
+        assert ringed(scene_report(win), 1 - src) == {expected}, key
+    move_mouse(tf_pane.canvas, None)
+    win._select(torch_pane, "group:forward:output_layer")
+    assert tf_pane.canvas.nodes["group:forward:output_layer"].highlighted
+    win.show_search()
+    win.search_edit.setText("hidden_layer")
+    for pane in win.panes:
+        hits = {k for k, it in pane.canvas.nodes.items() if it.highlighted}
+        assert {"group:forward:hidden_layer", "group:forward:hidden_layer#1"} <= hits
+    # double-clicking a group opens it in its pane
+    win._toggle(torch_pane, "group:forward:hidden_layer")
+    settle(qtbot, win)
+    assert "group:forward:hidden_layer" not in torch_pane.canvas.nodes
+    assert "hidden_layer/linear#0" in torch_pane.canvas.nodes
+
+
+def test_hover_rings_the_counterpart_in_the_other_pane(win, qtbot):
+    torch_pane, tf_pane = win.panes
+    win.expand_all()                            # op by op: raw ops find their counterparts too
+    settle(qtbot, win)
 
     def tf_param(rest: str) -> str:
         """A TF variable's key (Keras names the model dynamic_net, dynamic_net_1, ... when
@@ -174,3 +212,94 @@ def test_timeline_row_marks_a_retrace(models_dir):
     assert [i + 1 for i, v in enumerate(row.retraced) if v] == [3]
     assert [i + 1 for i, v in enumerate(row.changed) if v] == [3, 5]
     assert row.summary() == "2 traces, 1 retraced"
+
+
+def test_minimap_fits_a_narrow_pane_and_keeps_off_the_claims_boxes(win, qtbot):
+    """Zoomed in, a side-by-side pane's overview is at most a fifth of the pane and never over
+    the boxes proving the claim (the hidden layer's calls); a pane too narrow hides it."""
+    from graphstage.viz.gui.compare_opening import claim_keys
+    from graphstage.viz.gui.minimap import minimap_size
+
+    tf_pane = win.panes[1]
+    canvas, mini = tf_pane.canvas, tf_pane.canvas.minimap
+    keep = claim_keys(tf_pane)
+    assert "group:forward:hidden_layer#2" in keep and mini.keep_clear == keep
+    canvas.zoom(1.6)
+    canvas.centerOn(canvas.nodes["group:forward:hidden_layer#1"])
+    assert mini.isVisible()
+    port = canvas.viewport().geometry()
+    assert mini.width() <= port.width() / 5 + 1 and mini.height() <= port.height() / 5 + 1
+    covered = {it.key for it in canvas.items(mini.geometry().translated(-port.topLeft()))
+               if hasattr(it, "key")}
+    assert not covered & keep
+    assert minimap_size(1600, 900) == (240, 160)     # a wide single pane keeps the full size
+    assert minimap_size(300, 400) is None            # too narrow: hidden, not a postage stamp
+
+
+def test_legend_explains_the_timeline_marks(qtbot):
+    """The legend's timeline section names the green structure-change tick, T (first trace),
+    R (retrace, drawn in the timeline's retrace red) and the one-row-per-pane layout."""
+    from graphstage.viz.gui.legend import SECTIONS, Swatch
+    from graphstage.viz.gui.theme import make_theme
+    from graphstage.viz.gui.timeline import RETRACE
+
+    [entries] = [e for title, e in SECTIONS if title.startswith("Timeline")]
+    specs = {e.swatch: e.text for e in entries}
+    assert "structure change" in specs[("tick",)]
+    assert "first trace" in specs[("text", "T", "trace")]
+    assert "retrace" in specs[("text", "R", "retrace")]
+    assert any("one row per pane" in t for t in specs.values())
+    sw = Swatch(("text", "R", "retrace"), make_theme("light"))
+    qtbot.addWidget(sw)
+    img = sw.grab().toImage()
+    red = sum(1 for y in range(img.height()) for x in range(img.width())
+              if abs(QColor(img.pixel(x, y)).red() - RETRACE.red()) < 30
+              and QColor(img.pixel(x, y)).green() < 120)
+    assert red > 10
+
+
+def test_a_twin_beside_brings_layers_and_new_calls_stay_folded(qtbot, twins):
+    """Alone, a pane opens as always (raw ops for this small graph); a twin opened beside it
+    turns both to the layer level; a later step's new hidden_layer calls fold too; closing
+    the twin gives the single pane's opening back."""
+    w = MainWindow(theme="light", steps=STEPS)
+    qtbot.addWidget(w)
+    w.remember_layout = False
+    w.resize(1600, 1000)
+    w.show()
+    torch_pane = w.pane
+    w.open_session(twins[0], "dynamicnet_torch.py", 2)     # step 3: no hidden_layer call
+    settle(qtbot, w)
+    assert not torch_pane.layer_level and "input_layer/linear#0" in torch_pane.canvas.nodes
+    w.open_session(twins[1], "dynamicnet_tf.py", 2, pane=1)
+    settle(qtbot, w)
+    assert torch_pane.layer_level and w.panes[1].layer_level
+    assert "group:forward:input_layer" in torch_pane.canvas.nodes
+    assert "input_layer/linear#0" not in torch_pane.canvas.nodes
+    w.set_step(0)                                  # step 1 calls the hidden layer 3 times
+    settle(qtbot, w)
+    keys = set(torch_pane.canvas.nodes)
+    assert {"group:forward:hidden_layer#1", "group:forward:hidden_layer#2",
+            "group:backward:hidden_layer#2"} <= keys
+    assert not [k for k in keys if k.startswith("hidden_layer")]   # no raw op of the layer
+    w.toggle_compare()
+    settle(qtbot, w)
+    assert not torch_pane.layer_level and "hidden_layer#2/linear#0" in torch_pane.canvas.nodes
+    w.shutdown()
+
+
+def test_examples_menu_offers_each_twin_side_by_side(qtbot):
+    """File ▸ Examples lists every example, then each torch/TF pair as one side-by-side entry."""
+    w = MainWindow(theme="light", steps=STEPS)
+    qtbot.addWidget(w)
+    w._fill_examples()
+    texts = [a.text() for a in w.examples_menu.actions() if a.text()]
+    assert "dynamicnet_torch" in texts and "dynamicnet: PyTorch ⇆ TensorFlow" in texts
+    assert "mul: PyTorch ⇆ TensorFlow" in texts
+    assert not [t for t in texts if t.startswith("dynamicnet_while") and "⇆" in t]
+    opened = []
+    w.open_path = lambda path, compare=False: opened.append((path, compare))
+    next(a for a in w.examples_menu.actions() if a.text().startswith("dynamicnet:")).trigger()
+    [(path, compare)] = opened
+    assert path.endswith("dynamicnet_torch.py") and compare
+    w.shutdown()

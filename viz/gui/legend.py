@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from graphstage.viz.gui.edgelayer import EdgeLayer, make_arrow
 from graphstage.viz.gui.items import CalloutItem, ClusterItem, NodeItem, measure
 from graphstage.viz.gui.theme import Theme, detail_font, label_font
+from graphstage.viz.gui.timeline import RETRACE, bold_detail_font
 
 SWATCH = QSize(132, 48)
 
@@ -105,12 +106,24 @@ SECTIONS: list[tuple[str, list[Entry]]] = [
         Entry(("text", "Reshape ?", "label"), "<b>?</b>: shape unknown when the graph was built "
               "(TF1 placeholders, dynamic sizes)"),
         Entry(("text", "64×100"), "a tensor's shape (TensorFlow writes 64x100)"),
-        Entry(("text", "45 n", "count"), "timeline: the scale of the node-count bars (the biggest "
-              "step has 45 nodes)"),
-        Entry(("tick",), "timeline: green tick under a step whose graph differs from the "
-              "step before"),
         Entry(("text", "same graph", "same"), "pane title: <i>same graph as previous step</i>: "
               "this step ran exactly the graph of the step before"),
+    ]),
+    ("Timeline (Steps)", [
+        Entry(("text", "45 n", "count"), "the scale of the node-count bars (the biggest "
+              "step has 45 nodes)"),
+        Entry(("text", "loss", "loss"), "the <b>loss</b> of each step, a line over the bars; "
+              "the orange handle is the step shown (click or drag to move)"),
+        Entry(("tick",), "green tick under a step whose graph differs from the "
+              "step before (a structure change)"),
+        Entry(("text", "T", "trace"), "<b>T</b>, TensorFlow traced its graph at this "
+              "step (the first trace)"),
+        Entry(("text", "R", "retrace"), "<b>R</b>, a TensorFlow <b>retrace</b>: a "
+              "new graph was built for this call (new input signature); the pane's banner "
+              "says why"),
+        Entry(("text", "TensorFlow", "label"), "side by side, <b>one row per "
+              "pane</b>, named by framework, with its own bars, ticks, marks and loss; under "
+              "the name, how many structures (PyTorch) or traces and retraces (TensorFlow)"),
     ]),
 ]
 
@@ -149,14 +162,17 @@ def swatch_items(spec: tuple, theme: Theme) -> list[QGraphicsItem]:
 def _text_item(text: str, style: str, theme: Theme) -> QGraphicsSimpleTextItem:
     """A piece of text as the canvas, timeline or pane title draws it, centred on (0, 0)."""
     t = QGraphicsSimpleTextItem(text)
-    t.setFont(label_font() if style == "label" else detail_font())
-    color = QColor(theme.text)
+    t.setFont(label_font() if style == "label" else
+              bold_detail_font() if style in ("trace", "retrace") else detail_font())
+    color = QColor(RETRACE if style == "retrace" else theme.text)
     if style == "count":
         color = QColor(theme.phase["forward"])
         color.setAlpha(70)
         color = color.lighter(180) if theme.dark else color.darker(150)
     elif style == "same":
         color = QColor("#2b9a48")
+    elif style == "loss":
+        color = QColor(theme.kind["loss"])
     t.setBrush(color)
     r = t.boundingRect()
     t.setPos(-r.width() / 2, -r.height() / 2)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from graphstage.viz.gui.animation import AnimationClock
+from graphstage.viz.gui.compare_opening import claim_keys, frame_compare_pane, share_width
 from graphstage.viz.gui.pane import StagePane
 from graphstage.viz.gui.story_view import show_story
 from graphstage.viz.gui.theme import Theme, apply_palette, make_theme
@@ -125,10 +126,20 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
 
     def _pane_shown(self, index: int, reason: str) -> None:
         show_story(self, index, reason)
+        pane = self.panes[index]
+        if reason in ("load", "level") and pane.layer_level:   # side by side: whole graphs
+            share_width(self.splitter, self.panes)
+            self.centralWidget().layout().activate()   # banners just grew: settle first
+            for p in self.panes:    # the first pane too: it was framed before it was halved
+                p.layout().activate()
+                if p.layer_level and p.canvas.display is not None:
+                    frame_compare_pane(p)
+        pane.canvas.minimap.keep_clear = claim_keys(pane)
+        pane.canvas.minimap.refresh()
         if index == 0:
             self.memory.set_graph(self.pane.controller.graph)
             self.timeline.set_step(self.pane.controller.step)
-            if reason in ("load", "collapse"):
+            if reason in ("load", "collapse", "level"):
                 self.depth.blockSignals(True)
                 self.depth.setMaximum(max(1, self.pane.controller.max_depth()))
                 self.depth.blockSignals(False)
@@ -165,6 +176,7 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
             pane.setParent(None)
             pane.deleteLater()
             self.pane.peer = None
+            self.pane.open_at_layers(False)     # alone again: the single pane's opening
             self.pane.mark("link", set())
             self.pane.mark("hover", set())
             self.pane.update_banner()

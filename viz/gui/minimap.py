@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QRectF, Qt
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
+from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.lod import draw_boxes
 
 if TYPE_CHECKING:
     from graphstage.viz.gui.canvas import GraphCanvas
 
-SIZE = (240, 160)
+SIZE = (240, 160)   # the largest minimap (in a wide canvas)
+SHARE = 0.2         # at most this share of the canvas's width and height
+MIN_WIDTH = 90      # narrower than this it would show nothing: hidden instead
 MARGIN = 10
+
+
+def minimap_size(port_w: int, port_h: int) -> tuple[int, int] | None:
+    """The minimap's size in a canvas viewport of port_w × port_h: SIZE's proportions, at most
+    SHARE of each side (so a narrow side-by-side pane keeps its boxes); None when too small."""
+    k = min(1.0, SHARE * port_w / SIZE[0], SHARE * port_h / SIZE[1])
+    w, h = int(SIZE[0] * k), int(SIZE[1] * k)
+    return (w, h) if w >= MIN_WIDTH else None
 
 
 class Minimap(QGraphicsView):
@@ -29,6 +40,7 @@ class Minimap(QGraphicsView):
         self._picture: QImage | None = None
         self._picture_rect = QRectF()
         self.setFixedSize(*SIZE)
+        self.keep_clear: set[str] = set()   # display keys it must never cover (the claim's boxes)
         self.setInteractive(False)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -57,17 +69,42 @@ class Minimap(QGraphicsView):
             self._picture_rect = self.canvas.content_rect()
             self.scene().setSceneRect(self._picture_rect)
         graph = self._picture_rect
-        needed = not graph.isEmpty() and not self.visible_rect().adjusted(
-            -2, -2, 2, 2).contains(graph)
-        if needed != self.isVisible():
-            self.setVisible(needed)
-        if not needed:
-            return
-        self.fitInView(graph, Qt.AspectRatioMode.KeepAspectRatio)
         port = self.canvas.viewport().geometry()
-        self.move(port.right() - SIZE[0] - MARGIN, port.bottom() - SIZE[1] - MARGIN)
+        size = minimap_size(port.width(), port.height())
+        needed = size is not None and not graph.isEmpty() and not self.visible_rect().adjusted(
+            -2, -2, 2, 2).contains(graph)
+        corner = self._corner(port, size) if needed else None
+        if (corner is not None) != self.isVisible():
+            self.setVisible(corner is not None)
+        if corner is None:
+            return
+        if (self.width(), self.height()) != size:
+            self.setFixedSize(*size)
+            self._picture = None
+        self.move(corner.topLeft())
+        self.fitInView(graph, Qt.AspectRatioMode.KeepAspectRatio)
         self.raise_()
         self.viewport().update()
+
+    def _corner(self, port: QRect, size: tuple[int, int]) -> QRect | None:
+        """Where to sit: the first corner (bottom right, bottom left, top right, top left)
+        covering no box, else the one covering fewest; never over a keep_clear box (None:
+        hidden when every corner would cover one)."""
+        w, h = size
+        left, top = port.left() + MARGIN, port.top() + MARGIN
+        right, bottom = port.right() - w - MARGIN, port.bottom() - h - MARGIN
+        best, fewest = None, None
+        for x, y in ((right, bottom), (left, bottom), (right, top), (left, top)):
+            rect = QRect(x, y, w, h)
+            local = rect.translated(-port.left(), -port.top())   # viewport coordinates
+            keys = {it.key for it in self.canvas.items(local) if isinstance(it, NodeItem)}
+            if keys & self.keep_clear:
+                continue
+            if not keys:
+                return rect
+            if fewest is None or len(keys) < fewest:
+                best, fewest = rect, len(keys)
+        return best
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, self.canvas.theme.background)
@@ -77,7 +114,7 @@ class Minimap(QGraphicsView):
 
     def _render(self) -> QImage:
         """The canvas's graph at the minimap's size (boxes at their lowest level of detail)."""
-        w, h = SIZE[0] * 2, SIZE[1] * 2
+        w, h = self.width() * 2, self.height() * 2
         r = self._picture_rect
         k = min(w / max(r.width(), 1.0), h / max(r.height(), 1.0))
         img = QImage(max(1, int(r.width() * k)), max(1, int(r.height() * k)),

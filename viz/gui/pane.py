@@ -12,9 +12,9 @@ from graphstage.viz.gui.animation import AnimationClock, Player
 from graphstage.viz.gui.banner import compare_banner, step_banner
 from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
+from graphstage.viz.gui.compare_opening import LayerLevelMixin
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
-from graphstage.viz.gui.opening import opening_view
 from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.gui.staging import ItemStager
 from graphstage.viz.gui.steady import steady_layout
@@ -61,7 +61,7 @@ class HoverWatch(QObject):
             self.report(key)
 
 
-class StagePane(QWidget):
+class StagePane(LayerLevelMixin, QWidget):
     """Title line + canvas for one session; keeps the canvas in step with its controller."""
 
     shown = Signal(str)          # reason, once the scene shows the controller's current state
@@ -90,6 +90,8 @@ class StagePane(QWidget):
         self.banner.setWordWrap(True)
         self.banner_text = ""
         self.peer: StagePane | None = None  # the other pane, side by side
+        self.layer_level = False     # side by side: every layer call one box per phase
+        self.level_seen: set[str] = set()   # scopes already shown at the layer level
         self.marks: dict[str, set[str]] = {}  # ringed boxes by cause: search, link, hover
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -126,6 +128,8 @@ class StagePane(QWidget):
         c = self.controller
         if c.graph is None:
             return
+        if reason == "step" and self.layer_level:
+            self._fold_new_layers()
         self.request_clock.start()
         key = c.display_key()
         hit = self.layouts.request(key, self._builder(key), self.sizer, 0)
@@ -189,8 +193,8 @@ class StagePane(QWidget):
         self.player.set_schedule(schedule_for(display, self.time_true),
                                  keep_time=reason == "collapse")
         self.apply_overlay()
-        if reason == "load":
-            opening_view(self.canvas, display, c.graph, folded=bool(c.collapsed))
+        if reason in ("load", "level"):
+            self.open_camera(display)
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)
         self.canvas.set_highlight(set().union(*self.marks.values()))

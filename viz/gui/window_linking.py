@@ -2,8 +2,9 @@
 
 A mixin of MainWindow (viz/gui/main_window.py): it uses the window's panes, widgets and
 signals, and holds no state of its own beyond what its methods create. Clicking a box selects
-it and rings its counterpart in the other pane (viz/gui/matching.py), expanding what hides it;
-hovering a box rings its counterpart without changing what either pane shows.
+it and rings its counterpart in the other pane (viz/gui/matching.py), expanding what hides it
+(a folded layer group rings the other pane's box of that layer, unfolding nothing); hovering
+a box rings its counterpart without changing what either pane shows.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ class LinkingMixin:
         peer, d = pane.peer, pane.canvas.display
         if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
             return None
-        members = d.nodes[key].members
-        return counterpart(pane.controller.graph, members[0], peer.controller.graph) \
-            if members else None
+        dn = d.nodes[key]
+        # a folded layer matches by its scope: its first member may sit in a sub-scope
+        return counterpart(pane.controller.graph, dn.members[0], peer.controller.graph,
+                           dn.group) if dn.members else None
 
     def _link_peer(self, pane: StagePane, key: str) -> None:
         """Side by side: ring the same layer's counterpart in the other pane and centre it."""
@@ -59,7 +61,10 @@ class LinkingMixin:
         if peer is None or peer.controller.graph is None or d is None or key not in d.nodes:
             return
         match = self._peer_node(pane, key)
-        other = peer.controller.reveal(match) if match else None
+        if d.nodes[key].is_group and match:   # a layer picks the layer: nothing is unfolded
+            other = peer.controller.display().rep.get(match)
+        else:
+            other = peer.controller.reveal(match) if match else None
         peer.mark("link", {other} if other else set())
         if other:
             peer.canvas.select_key(other, center=True)

@@ -88,14 +88,17 @@ class LoadingMixin:
         self.status_text.setText(f"{session.model}: {len(session.steps)} steps traced")
         p = self.panes[pane]
         step = self._pending_step.pop(pane, 0)
-        p.controller.set_session(session, source, step)
+        # side by side (--compare, a twin, a second pane): both panes at the layer level
+        p.load(session, source, step, layers=compare or pane > 0)
+        if pane > 0:
+            self.panes[0].open_at_layers(True)
         self._update_timeline()
         if pane == 0:
             self.setWindowTitle(f"graphstage — {session.model} ({session.framework})")
             if compare:
                 twin = twin_path(source)
                 if twin:
-                    self.open_path(twin, step, pane=1)
+                    self.open_path(twin, step, pane=1, compare=True)
                 else:
                     self.show_error("No twin to compare", f"{Path(source).name} has no "
                                     "_tf twin next to it")
@@ -131,8 +134,16 @@ class LoadingMixin:
     def _fill_examples(self) -> None:
         from graphstage.tracers.script import example_path, list_examples
         self.examples_menu.clear()
-        for name in list_examples():
+        names = list_examples()
+        for name in names:
             self.examples_menu.addAction(name, lambda n=name: self.open_path(str(example_path(n))))
+        twins = [n for n in names if n.endswith("_torch") and n[:-len("_torch")] + "_tf" in names]
+        if twins:
+            self.examples_menu.addSeparator()
+        for name in twins:   # both frameworks at once, side by side at the layer level
+            self.examples_menu.addAction(
+                f"{name[:-len('_torch')]}: PyTorch ⇆ TensorFlow",
+                lambda n=name: self.open_path(str(example_path(n)), compare=True))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
