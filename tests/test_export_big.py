@@ -1,6 +1,8 @@
 """A big real trace (Keras MobileNetV2, ~9,700 nodes) exports as a
 folded PNG capped at 8,000 px whose label text is at least 9 px at the image's own size."""
 
+import re
+
 import pytest
 
 from graphstage.viz.dot import FONT_SIZE, SMALL_FONT_SIZE, family_scopes, name_families
@@ -77,7 +79,9 @@ def test_folded_drawing_leaves_out_optimizer_hub_edges(mobilenet):
     """Adam's step count and learning rate feed every update box: a folded drawing names them
     in a note instead of drawing dozens of edges across the picture."""
     folded = step_source(mobilenet)[0]
-    assert "not drawn: the edges from" in folded and "adam/iteration" in folded
+    assert "not drawn: the edges from" in folded
+    # Keras names the optimizer adam, adam_1, ... (other tests of the session made some)
+    assert re.search(r"adam(_\d+)?/iteration", folded)
     full = step_source(mobilenet, collapse_depth=0)[0]
     assert "not drawn" not in full
 
