@@ -80,6 +80,13 @@ class EagerRecorder:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop recording now (idempotent): the step turned out to call a tf.function, and an
+        op callback left in place would slow TensorFlow's tracing of it by seconds."""
+        if not self.active:
+            return
         self.active = False
         remove_op_callback(self._on_op)
         for undo in reversed(self._undo):

@@ -282,8 +282,10 @@ class FunctionTracer:
         """Captures by id(concrete function)."""
         return self.calls.cache
 
-    def _handler(self, i: int, records: list[CallRecord]) -> Any:
+    def _handler(self, i: int, records: list[CallRecord], eager: Any) -> Any:
         def handle(fn: Any, args: tuple, kwds: dict, call: Callable[[], Any]) -> Any:
+            if isinstance(eager, EagerRecorder):
+                eager.close()   # a step of tf.function calls: its eager ops are not recorded
             try:
                 p = self.calls.prepare(fn, args, kwds)
             except TracingFailed as exc:
@@ -308,7 +310,7 @@ class FunctionTracer:
         eager = EagerRecorder(self.tf, self.calls.variables) if self.eager is not False \
             else contextlib.nullcontext()
         t0 = time.perf_counter()
-        with CallInterceptor(self.tf, self._handler(i, records)), eager:
+        with CallInterceptor(self.tf, self._handler(i, records, eager)), eager:
             try:
                 ret = self.target(i)
             except ScriptError:
