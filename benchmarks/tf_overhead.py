@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from graphstage.tracers.script import example_path, load_script  # noqa: E402
 from graphstage.tracers.tf_env import import_tf  # noqa: E402
 
-CASES = {"dynamicnet_tf": 300, "resnet18_tf": 10}  # default rounds per case
+CASES = {"dynamicnet_tf": 300, "mnist_mlp_tf": 100, "resnet18_tf": 10}  # default rounds per case
 WARMUP = 3  # traced and untraced steps run before measuring (the reducing runner is built here)
 
 
