@@ -15,26 +15,58 @@ class CanvasMarks:
 
     # ---- what the Player drives -------------------------------------------------------------
 
+    def _marked(self, flag: str) -> set[str]:
+        """The keys of the boxes whose `flag` is not at its default: the only boxes a reset
+        touches (a 25,000-box step has a handful lit, ringed or noted)."""
+        return self.__dict__.setdefault("_marked_by_flag", {}).setdefault(flag, set())
+
+    def _mark(self, flag: str, values: dict, default: object) -> None:
+        """Set `flag` on the boxes in values, and back to default on the others that had it."""
+        marked = self._marked(flag)
+        for k in marked - values.keys():
+            it = self.nodes.get(k)
+            if it is not None:
+                it.set_flag(flag, default)
+        for k, v in values.items():
+            it = self.nodes.get(k)
+            if it is not None:
+                it.set_flag(flag, v)
+        marked.clear()
+        marked.update(k for k, v in values.items() if v != default)
+
     def set_node_states(self, states: dict[str, str]) -> None:
+        """Light boxes (active / done); an empty dict puts every lit box back to idle."""
+        lit = self._marked("state")
         if not states:
-            for it in self.nodes.values():
-                it.set_state("idle")
+            for k in lit:
+                it = self.nodes.get(k)
+                if it is not None:
+                    it.set_state("idle")
+            lit.clear()
             return
         for k, s in states.items():
             it = self.nodes.get(k)
             if it is not None:
                 it.set_state(s)
+            if s == "idle":
+                lit.discard(k)
+            else:
+                lit.add(k)
 
     def set_progress(self, progress: dict[str, tuple[int, int] | None]) -> None:
         """Show (ops run, ops) in playing group boxes; None or an empty dict clears."""
+        shown = self._marked("progress")
         if not progress:
-            for it in self.nodes.values():
-                it.set_flag("progress", None)
+            self._mark("progress", {}, None)
             return
         for k, p in progress.items():
             it = self.nodes.get(k)
             if it is not None:
                 it.set_flag("progress", p)
+            if p is None:
+                shown.discard(k)
+            else:
+                shown.add(k)
 
     def _pulses_hide(self) -> None:
         for p in self._pulses:
@@ -91,8 +123,8 @@ class CanvasMarks:
     # ---- highlighting, selection, overlay -------------------------------------------------
 
     def set_highlight(self, keys: set[str]) -> None:
-        for k, it in self.nodes.items():
-            it.set_flag("highlighted", k in keys)
+        """Ring exactly these boxes (search matches, linked counterparts)."""
+        self._mark("highlighted", dict.fromkeys(keys, True), False)
 
     def select_key(self, key: str | None, center: bool = False) -> None:
         self.scene().clearSelection()
@@ -103,11 +135,10 @@ class CanvasMarks:
                 self.centerOn(it)
 
     def set_overlay(self, colors: dict[str, QColor] | None) -> None:
-        for k, it in self.nodes.items():
-            it.set_flag("overlay", colors.get(k) if colors else None)
+        """Colour boxes by an overlay's values (None: no overlay)."""
+        self._mark("overlay", colors or {}, None)
 
     def set_notes(self, notes: dict[str, str] | None) -> None:
         """A short figure under a group box's name (its ops' total time or memory)."""
-        for k, it in self.nodes.items():
-            it.set_flag("note", notes.get(k) if notes else None)
+        self._mark("note", notes or {}, None)
 

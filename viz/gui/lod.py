@@ -141,12 +141,15 @@ class Backdrop(QGraphicsItem):
 
 def draw_boxes(painter: QPainter, items: Iterable[NodeItem]) -> None:
     """Boxes as plain rectangles in their far-away colours, one drawRects per colour."""
-    buckets: dict[int, tuple[QColor, list[QRectF]]] = {}
+    buckets: dict[object, tuple[QColor, list[QRectF]]] = {}
     for it in items:
-        colour = it.far_fill()
+        ov = it.overlay
+        key = (it.kind, it.phase, it.state, ov.rgba() if ov is not None else None)
+        bucket = buckets.get(key)
+        if bucket is None:     # one colour per kind, phase, state and overlay colour
+            bucket = buckets[key] = (it.far_fill(), [])
         p = it.pos()
-        buckets.setdefault(colour.rgba(), (colour, []))[1].append(
-            QRectF(p.x() - it.w / 2, p.y() - it.h / 2, it.w, it.h))
+        bucket[1].append(QRectF(p.x() - it.w / 2, p.y() - it.h / 2, it.w, it.h))
     painter.setRenderHint(ANTIALIAS, False)
     painter.setPen(NO_PEN)
     for colour, rects in buckets.values():

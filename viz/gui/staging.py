@@ -72,6 +72,13 @@ class ItemStager(QObject):
             if time.perf_counter() > end:
                 return
         made, done = self._made, self._done
+        self._timer.stop()
+        self._todo = iter(())   # still busy until the hand-over, one event-loop turn later
+        # handed over on the next turn: a slice and the scene switch never share one
+        QTimer.singleShot(0, lambda: self._hand_over(made, done))
+
+    def _hand_over(self, made: dict[str, NodeItem], done: Callable | None) -> None:
+        if self._done is not done or done is None:
+            return              # cancelled or replaced meanwhile
         self.cancel()
-        if done is not None:
-            done(made)
+        done(made)
