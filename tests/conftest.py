@@ -30,3 +30,11 @@ def mobilenetv2():
     pytest.importorskip("tensorflow")
     from graphstage.tracers.run import trace_script
     return trace_script(ROOT / "tests" / "zoo" / "keras_mobilenetv2_tf.py", 1, seed=0)
+
+
+def change(qtbot, pane, action, timeout_ms: int = 120000) -> None:
+    """Run action (a collapse, expand or step change) and wait until the pane shows its
+    result, morph finished."""
+    with qtbot.waitSignal(pane.shown, timeout=timeout_ms):
+        action()
+    pane.canvas.finish_morph()

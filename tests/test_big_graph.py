@@ -17,6 +17,7 @@ from graphstage.viz.gui import controller as controller_module  # noqa: E402
 from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.schedule import STEP_BUDGET_S  # noqa: E402
 from graphstage.viz.gui.staging import STAGE_MIN  # noqa: E402
+from tests.conftest import change  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
@@ -42,12 +43,6 @@ def opened(qtbot, win, session):
         pane.controller.set_session(session, "mobilenetv2", 0)
     pane.canvas.finish_morph()
     return pane
-
-
-def change(qtbot, pane, action) -> None:
-    with qtbot.waitSignal(pane.shown, timeout=120000):
-        action()
-    pane.canvas.finish_morph()
 
 
 def test_expand_all_draws_every_op_in_slices(qtbot, win, big):

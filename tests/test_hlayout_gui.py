@@ -19,6 +19,7 @@ from graphstage.viz.gui.items import ClusterItem, NodeItem  # noqa: E402
 from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.opening import forward_start, readable_zoom  # noqa: E402
 from graphstage.viz.gui.theme import detail_font, label_font  # noqa: E402
+from tests.conftest import change  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -48,12 +49,6 @@ def in_view(canvas) -> list:
             if view.intersects(QRectF(r)):
                 out.append(it)
     return out
-
-
-def change(qtbot, pane, action) -> None:
-    with qtbot.waitSignal(pane.shown, timeout=60000):
-        action()
-    pane.canvas.finish_morph()
 
 
 def test_opening_view_shows_top_level_groups_readably(qtbot, win, gpt):

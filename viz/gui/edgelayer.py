@@ -59,14 +59,8 @@ class Arrow:
         """Tail and tip, straight from the points (no curve built): far-away hairlines."""
         if self.geo is not None:
             return self.geo[2]
-        pts = self.pts
-        if len(pts) < 2:
-            p = QPointF(*pts[0]) if pts else QPointF()
-            return p, p
-        tip = pts[-1]
-        if abs(tip[0] - pts[-2][0]) + abs(tip[1] - pts[-2][1]) < 0.5:
-            tip = pts[-2]
-        return QPointF(*pts[0]), QPointF(*tip)
+        (sx, sy), _, (tx, ty) = _ends(self.pts)
+        return QPointF(sx, sy), QPointF(tx, ty)
 
     def tooltip(self) -> str:
         s = self.shape
@@ -88,10 +82,10 @@ def arrow_geometry(pts: list[tuple[float, float]]
     """The curve through Graphviz's bezier points, the arrowhead at the tip and the straight
     tail-to-tip line (far-away drawing)."""
     path = QPainterPath()
+    (sx, sy), (ex, ey), (tx, ty) = _ends(pts)
     if len(pts) < 2:
-        p = QPointF(*pts[0]) if pts else QPointF()
-        return path, QPolygonF(), (p, p)
-    body, (tx, ty) = pts[:-1], pts[-1]
+        return path, QPolygonF(), (QPointF(sx, sy), QPointF(tx, ty))
+    body = pts[:-1]
     path.moveTo(*body[0])
     i = 1
     while i + 2 <= len(body) - 1:
@@ -100,11 +94,23 @@ def arrow_geometry(pts: list[tuple[float, float]]
     while i < len(body):
         path.lineTo(*body[i])
         i += 1
-    ex, ey = body[-1]
-    if abs(tx - ex) + abs(ty - ey) < 0.5:
-        # no separate tip: aim along the last segment
-        (ex, ey), (tx, ty) = (body[-2] if len(body) > 1 else (ex, ey - 1)), (ex, ey)
-    return path, _arrowhead(ex, ey, tx, ty), (QPointF(*body[0]), QPointF(tx, ty))
+    return path, _arrowhead(ex, ey, tx, ty), (QPointF(sx, sy), QPointF(tx, ty))
+
+
+Point = tuple[float, float]
+
+
+def _ends(pts: list[Point]) -> tuple[Point, Point, Point]:
+    """(tail, where the arrowhead's base aims from, tip) of Graphviz's points: the tip is the
+    last point, or, without a separate tip, the curve's end (aimed at along the last segment)."""
+    if len(pts) < 2:
+        p = pts[0] if pts else (0.0, 0.0)
+        return p, p, p
+    body, tip = pts[:-1], pts[-1]
+    end = body[-1]
+    if abs(tip[0] - end[0]) + abs(tip[1] - end[1]) < 0.5:
+        end, tip = (body[-2] if len(body) > 1 else (end[0], end[1] - 1)), end
+    return body[0], end, tip
 
 
 def _arrowhead(sx: float, sy: float, tx: float, ty: float) -> QPolygonF:

@@ -92,5 +92,6 @@ class PlayingMixin:
 
     def _time_true(self, on: bool | None = None) -> None:
         on = self.act_time_true.isChecked() if on is None else on
+        self.layouts.time_true = on     # the layout worker prepares schedules of this mode
         for p in self.panes:
             p.set_time_true(on)

@@ -92,12 +92,11 @@ class TraceWorker(QThread):
         self.progress.emit(done, total, msg)
 
 
-def prepare_scene(display: object, layout: Layout) -> None:
-    """The arrow index and the playback schedule(s) of a display, stored on it."""
+def prepare_scene(display: object, layout: Layout, time_true: bool = False) -> None:
+    """The arrow index and the playback schedule (of the mode the window plays) of a display,
+    stored on it."""
     display.prepared["arrows"] = (layout, ArrowIndex.of(display, layout))
-    schedule_for(display, False)
-    if any("duration_us" in a for _, a in display.graph.nodes(data=True)):
-        schedule_for(display, True)
+    schedule_for(display, time_true)
 
 
 class LayoutWorker(QThread):
@@ -123,7 +122,8 @@ class LayoutWorker(QThread):
         self._lock = threading.Lock()
         # called in the worker with each new (display, layout): the scene work that needs no
         # Qt items (arrow index, playback schedule), so the GUI thread does less when showing it
-        self.prepare: Callable[[object, Layout], None] | None = prepare_scene
+        self.prepare: Callable[..., None] | None = prepare_scene
+        self.time_true = False              # the playback mode schedules are prepared for
 
     def cached(self, key: tuple) -> tuple[object, Layout] | None:
         """The finished (display, layout) of key, if any."""
@@ -157,7 +157,7 @@ class LayoutWorker(QThread):
         hit = (display, self.hier.layout(display, sizer(display)))
         if self.prepare is not None:
             try:
-                self.prepare(*hit)
+                self.prepare(*hit, time_true=self.time_true)
             except Exception:  # noqa: BLE001 - the GUI thread does the same work then
                 log.debug("preparing the scene in the worker failed", exc_info=True)
         with self._lock:
