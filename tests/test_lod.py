@@ -182,16 +182,17 @@ def test_search_ring_is_drawn_near_and_far(canvas):
     canvas.set_highlight(set())
 
 
-def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch):
+def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch, qtbot):
     """Past BOX_LAYER_MIN boxes, far away op boxes leave the scene for one BoxLayer, which
     still shows each box's state colour."""
-    from graphstage.viz.gui import lod
-    monkeypatch.setattr(lod, "BOX_LAYER_MIN", 20)      # the fixture counts as big
+    from graphstage.viz.gui import detail
+    monkeypatch.setattr(detail, "BOX_LAYER_MIN", 20)   # the fixture counts as big
     op = max((it for it in canvas.nodes.values() if not it.is_group), key=lambda it: it.w)
     canvas.resetTransform()
     canvas.scale(0.15, 0.15)
     canvas.centerOn(op)
-    assert op.scene() is None and canvas.detail.boxes.isVisible()
+    assert op.scene() is None
+    qtbot.waitUntil(canvas.detail.boxes.isVisible, timeout=3000)   # once its fill is in
     assert all(it.scene() is canvas.scene() for it in canvas.nodes.values() if it.is_group)
     centre = canvas.mapFromScene(op.pos())
 
@@ -206,3 +207,24 @@ def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch):
     assert colour() == idle
     canvas.resetTransform()
     assert op.scene() is canvas.scene() and not canvas.detail.boxes.isVisible()
+
+
+def test_box_layer_keeps_a_change_made_while_it_fills(canvas):
+    """The layer collects its rectangles over several event-loop turns; a box that changes
+    state meanwhile shows its new colour once the fill is in."""
+    from graphstage.viz.gui.boxlayer import BoxLayer
+    layer = BoxLayer()
+    items = list(canvas.nodes.values())
+    op = next(it for it in items if not it.is_group)
+    fill = layer.filling(items, canvas.theme)
+    for _ in items:
+        next(fill)                   # every box collected with its idle colour, not swapped in
+    assert not layer.ready
+    op.set_state("active")
+    layer.changed(op)
+    for _ in fill:
+        pass
+    assert layer.ready and layer._colour[op.key] == op.far_fill().rgba()
+    ops = [it for it in items if not it.is_group]
+    assert len(layer._rects) == len(ops)
+    op.set_state("idle")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from graphstage.viz.gui.animation import AnimationClock, Tween
 from graphstage.viz.gui.canvas_marks import CanvasMarks
+from graphstage.viz.gui.detail import DetailSwitch
 from graphstage.viz.gui.edgelayer import EdgeLayer
 from graphstage.viz.gui.items import (
     CalloutItem,
@@ -26,7 +27,6 @@ from graphstage.viz.gui.items import (
     PulseItem,
     measure,
 )
-from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.minimap import Minimap
 from graphstage.viz.gui.navigation import NavigableView
 from graphstage.viz.gui.reconcile import (
@@ -35,6 +35,7 @@ from graphstage.viz.gui.reconcile import (
     reconcile_nodes,
     static_items,
 )
+from graphstage.viz.gui.staging import Staged
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph
 from graphstage.viz.hgroups import ladder_pairs
@@ -116,6 +117,7 @@ class GraphCanvas(CanvasMarks, NavigableView):
         self.value_text = None  # callable(node_id) -> str, set by the pane
         self.detail = DetailSwitch(self.scene())
         self.minimap = Minimap(self)
+        self.detail.boxes_ready = self.minimap.boxes_in
         if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
             QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)   # box and backdrop pixmaps
         self.apply_theme(theme)
@@ -147,16 +149,16 @@ class GraphCanvas(CanvasMarks, NavigableView):
 
     def show_graph(self, display: DisplayGraph, layout: Layout, morph: bool = False,
                    added: set[str] | None = None,
-                   premade: dict[str, NodeItem] | None = None) -> None:
+                   staged: Staged | None = None) -> None:
         """Show display at layout; morph=True glides kept boxes and fades others in and out
-        (big changes are shown at once); premade: new box items made ahead (ItemStager)."""
+        (big changes are shown at once); staged: new box items made ahead (ItemStager)."""
         if self._morph is not None:
             self._morph.finish()
         scene = self.scene()
         old_other = [*self._arrows(), *self.clusters.values()]
         self.display, self.layout_ = display, layout
         rec = reconcile_nodes(self.detail, self.nodes, display, layout, self.theme, morph, added,
-                              premade)
+                              staged)
         morph = morph and rec.size <= MORPH_MAX_ITEMS
         self.nodes = rec.nodes
         self.edges, self.clusters = static_items(self.detail, display, layout, self.theme)
@@ -170,10 +172,7 @@ class GraphCanvas(CanvasMarks, NavigableView):
             self.detail.drop(it)
         for it, _a, b in rec.moves:
             it.setPos(b)
-        for it in rec.fade_in:
-            it.setOpacity(1.0)
         self._dying = []
-        self.detail.boxes_moved()
         self.minimap.refresh(content=True)
 
     def _start_morph(self, rec: Reconciled, old_other: list) -> None:

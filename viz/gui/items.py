@@ -17,6 +17,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsRectItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -63,6 +64,14 @@ def measure(label: str, detail: str, group: bool = False) -> tuple[float, float]
 
 
 _OUTLINES: dict[tuple[str, float, float], QPainterPath] = {}
+
+
+def holder() -> QGraphicsRectItem:
+    """An empty parent item (no contents, no pen: it adds nothing to the scene's bounds)."""
+    item = QGraphicsRectItem()
+    item.setPen(NO_PEN)
+    item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+    return item
 
 
 def _outline(kind: str, w: float, h: float) -> QPainterPath:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QRect, QRectF, Qt
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from graphstage.viz.gui.items import NodeItem
-from graphstage.viz.gui.lod import draw_boxes
 
 if TYPE_CHECKING:
     from graphstage.viz.gui.canvas import GraphCanvas
@@ -39,6 +38,7 @@ class Minimap(QGraphicsView):
         self.canvas = canvas
         self._picture: QImage | None = None
         self._picture_rect = QRectF()
+        self._due = False       # a refresh is queued for the next event-loop turn
         self.setFixedSize(*SIZE)
         self.keep_clear: set[str] = set()   # display keys it must never cover (the claim's boxes)
         self.setInteractive(False)
@@ -59,15 +59,28 @@ class Minimap(QGraphicsView):
         return self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
 
     def _moved(self, *_: int) -> None:
+        # once per event-loop turn, after the turn's other work: showing a big graph moves the
+        # scroll bars, and the corner's scene query would build the new scene's index then
+        if not self._due:
+            self._due = True
+            QTimer.singleShot(0, self, self._refresh_due)
+
+    def _refresh_due(self) -> None:
+        self._due = False
         self.refresh()
 
     def refresh(self, content: bool = False) -> None:
         """Show (fitted, framed, in the corner) or hide, after the canvas moved; content=True
-        when the graph itself changed (the picture is drawn again when next shown)."""
+        when the graph itself changed (the picture is drawn again when next shown, and the
+        corner is chosen on the next event-loop turn: its query of the scene builds the
+        scene's index of thousands of new items, which should not add to the turn that
+        showed them)."""
         if content:
             self._picture = None
             self._picture_rect = self.canvas.content_rect()
             self.scene().setSceneRect(self._picture_rect)
+            self._moved()
+            return
         graph = self._picture_rect
         port = self.canvas.viewport().geometry()
         size = minimap_size(port.width(), port.height())
@@ -121,14 +134,22 @@ class Minimap(QGraphicsView):
                      QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(self.canvas.theme.background)
         p = QPainter(img)
-        # straight from the canvas's data (backdrop frames and hairlines, box rectangles): no
+        # straight from the canvas's data (backdrop frames, the box layer's rectangles): no
         # scene walk, no level-of-detail switch of thousands of items
         p.scale(k, k)
         p.translate(-r.x(), -r.y())
-        self.canvas.detail.backdrop.draw(p, k)
-        draw_boxes(p, self.canvas.nodes.values())
+        detail = self.canvas.detail
+        detail.backdrop.draw(p, k, arrows=False)
+        if detail.boxes.ready:
+            detail.boxes.draw_all(p)
         p.end()
         return img
+
+    def boxes_in(self) -> None:
+        """The box layer's rectangles are in: draw the picture again with them."""
+        self._picture = None
+        if self.isVisible():
+            self.viewport().update()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         theme = self.canvas.theme

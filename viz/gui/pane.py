@@ -5,7 +5,7 @@ The pane turns state changes into layout requests and scene updates; a split vie
 
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player
@@ -16,7 +16,7 @@ from graphstage.viz.gui.compare_opening import LayerLevelMixin
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
 from graphstage.viz.gui.schedule import schedule_for
-from graphstage.viz.gui.staging import ItemStager
+from graphstage.viz.gui.staging import ItemStager, Staged
 from graphstage.viz.gui.steady import steady_layout
 from graphstage.viz.gui.summary import (
     OVERLAYS,
@@ -104,6 +104,7 @@ class StagePane(LayerLevelMixin, QWidget):
         box.addWidget(self.banner)
         box.addWidget(self.canvas, 1)
         self._waiting: tuple | None = None   # (display key, reason) being laid out
+        self._settling = False               # a big display shown, its playback etc. not yet
         self._shown_step = -1
         self.sizer = Sizer()                 # measured box sizes, by text
         self.request_clock = QElapsedTimer()
@@ -120,7 +121,7 @@ class StagePane(LayerLevelMixin, QWidget):
     @property
     def laying_out(self) -> bool:
         """Whether a layout this pane waits for is still being computed."""
-        return self._waiting is not None or self.stager.busy
+        return self._waiting is not None or self.stager.busy or self._settling
 
     def refresh(self, reason: str = "collapse") -> None:
         """Show the controller's current display, from the cache or once the worker has built
@@ -177,19 +178,33 @@ class StagePane(LayerLevelMixin, QWidget):
 
     def _present(self, display: DisplayGraph, lay: Layout, reason: str) -> None:
         """Show display: at once, or once the stager has made its many new box items."""
+        if reason == "step" and self.canvas.layout_ is not None:
+            # what persists keeps its column (viz/gui/steady.py)
+            lay = steady_layout(self.canvas.layout_, lay)
         if not self.stager.start(self.canvas.nodes, display, lay, self.canvas.theme,
-                                 lambda made: self._show(display, lay, reason, made)):
+                                 lambda staged: self._show(display, lay, reason, staged)):
             self._show(display, lay, reason)
 
     def _show(self, display: DisplayGraph, lay: Layout, reason: str,
-              premade: dict | None = None) -> None:
-        c = self.controller
+              staged: Staged | None = None) -> None:
         morph = reason == "step" and bool(self.canvas.nodes)
         prev = self.canvas.display
         added = set(display.nodes) - set(prev.nodes) if (morph and prev is not None) else set()
-        if reason == "step":   # what persists keeps its column (viz/gui/steady.py)
-            lay = steady_layout(self.canvas.layout_, lay)
-        self.canvas.show_graph(display, lay, morph=morph, added=added, premade=premade)
+        self.canvas.show_graph(display, lay, morph=morph, added=added, staged=staged)
+        if staged is None:
+            self._settle(display, reason)
+            return
+        # a big display: the rest on the next event-loop turn, where Qt also indexes the
+        # thousands of new items (the callout's scene query): two turns of ~50 ms, not one
+        self._settling = True
+        QTimer.singleShot(0, self, lambda: self._settle(display, reason))
+
+    def _settle(self, display: DisplayGraph, reason: str) -> None:
+        """Playback, marks, camera and texts for the display the canvas just showed."""
+        self._settling = False
+        if self.canvas.display is not display:
+            return          # another display was shown meanwhile
+        c = self.controller
         self.player.set_schedule(schedule_for(display, self.time_true),
                                  keep_time=reason == "collapse")
         self.apply_overlay()

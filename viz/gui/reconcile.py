@@ -4,15 +4,19 @@ static items (edges, scope frames) of a layout. The canvas animates the result (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF
 
 from graphstage.viz.gui.edgelayer import ArrowIndex, EdgeLayer
 from graphstage.viz.gui.items import ClusterItem, NodeItem
-from graphstage.viz.gui.lod import DetailSwitch
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, DisplayNode, scope_prefixes, scope_title
 from graphstage.viz.layout import Layout
+
+if TYPE_CHECKING:
+    from graphstage.viz.gui.detail import DetailSwitch
+    from graphstage.viz.gui.staging import Staged
 
 MORPH_MAX_ITEMS = 3000   # more changing boxes than this: show the new state at once
 
@@ -45,35 +49,58 @@ def make_item(key: str, dn: DisplayNode, layout: Layout, theme: Theme) -> NodeIt
     return NodeItem(key, dn.label, dn.detail, dn.kind, dn.phase, w, h, theme)
 
 
+def _enter(out: Reconciled, old: NodeItem | None, made: NodeItem | None, key: str,
+           dn: DisplayNode, layout: Layout, theme: Theme, layers: DetailSwitch,
+           morph: bool) -> NodeItem:
+    """A new item for key (made ahead and placed by the stager, or made now) in its layer;
+    it glides from the old item's place (morph) or fades in, and the old item fades out."""
+    item = made or make_item(key, dn, layout, theme)
+    cx, cy, _, _ = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
+    start = old.pos() if old is not None else None
+    if old is not None:
+        out.fade_out.append(old)
+    if start is not None and morph:
+        item.setPos(start)
+        out.moves.append((item, start, QPointF(cx, cy)))
+    else:
+        if made is None:
+            item.setPos(QPointF(cx, cy))
+        out.fade_in.append(item)
+    item.setParentItem(layers.parent_of(item))
+    return item
+
+
 def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: DisplayGraph,
                     layout: Layout, theme: Theme, morph: bool,
-                    added: set[str] | None, premade: dict[str, NodeItem] | None = None
-                    ) -> Reconciled:
+                    added: set[str] | None, staged: Staged | None = None) -> Reconciled:
     """Keep the items whose box is unchanged (they move), replace changed ones, add new ones
-    (premade ones where given; each into its layer) and list the old ones to drop."""
+    (staged ones where given, already placed; each into its layer) and list the old ones to
+    drop."""
     out = Reconciled()
-    premade = premade or {}
+    premade = staged.items if staged is not None else {}
+    places = layout.nodes
     for key, dn in display.nodes.items():
-        cx, cy, _, _ = layout.nodes.get(key, (0.0, 0.0, 80.0, 38.0))
         item = old.get(key)
-        target = QPointF(cx, cy)
-        if reusable(item, dn, layout):
-            out.moves.append((item, item.pos(), target))
-        else:
-            start = None
+        made = premade.get(key)
+        if made is not None and not (morph and item is not None):
             if item is not None:
                 out.fade_out.append(item)
-                start = item.pos()
-            item = premade.get(key) or make_item(key, dn, layout, theme)
-            item.setPos(target if start is None or not morph else start)
-            item.setParentItem(layers.parent_of(item))
-            if start is not None and morph:
-                out.moves.append((item, start, target))
-            else:
-                out.fade_in.append(item)
-        item.set_flag("added", bool(added and key in added))
+            out.fade_in.append(made)        # placed, and in its holder, by the stager
+            out.nodes[key] = made
+            if added and key in added:
+                made.set_flag("added", True)
+            continue
+        if reusable(item, dn, layout):
+            cx, cy, _, _ = places.get(key, (0.0, 0.0, 80.0, 38.0))
+            out.moves.append((item, item.pos(), QPointF(cx, cy)))
+        else:
+            item = _enter(out, item, made, key, dn, layout, theme, layers, morph)
+        if added or item.added:
+            item.set_flag("added", bool(added and key in added))
         out.nodes[key] = item
     out.fade_out += [it for k, it in old.items() if k not in out.nodes]
+    if staged is not None:
+        layers.adopt(staged.ops, staged.groups)
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from graphstage.viz.gui import collector
 from graphstage.viz.gui.edgelayer import ArrowIndex
 from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.gui.viewgraph import opening_collapse
@@ -24,6 +26,15 @@ from graphstage.viz.layout import Layout, LayoutCache
 log = logging.getLogger("graphstage.viz.gui")
 
 DONE_KEPT = 24   # finished display layouts kept (current step, prefetched neighbours, undo)
+GIL_TURN_S = 0.001   # longest a busy worker keeps the GIL from the GUI thread (Python: 5 ms)
+
+
+def share_gil() -> None:
+    """Shorten the interpreter's GIL turns while workers run Python. Qt calls into Python for
+    every item it paints and every timer it fires, and each call waits for the GIL: at 5 ms a
+    turn, a busy layout worker made one repaint of 30 boxes wait 150 ms."""
+    if sys.getswitchinterval() > GIL_TURN_S:
+        sys.setswitchinterval(GIL_TURN_S)
 
 
 class TraceWorker(QThread):
@@ -124,6 +135,7 @@ class LayoutWorker(QThread):
         # Qt items (arrow index, playback schedule), so the GUI thread does less when showing it
         self.prepare: Callable[..., None] | None = prepare_scene
         self.time_true = False              # the playback mode schedules are prepared for
+        share_gil()
 
     def cached(self, key: tuple) -> tuple[object, Layout] | None:
         """The finished (display, layout) of key, if any."""
@@ -153,13 +165,14 @@ class LayoutWorker(QThread):
 
     def _compute(self, key: tuple, build: Callable[[], object], sizer: Callable
                  ) -> tuple[object, Layout]:
-        display = build()
-        hit = (display, self.hier.layout(display, sizer(display)))
-        if self.prepare is not None:
-            try:
-                self.prepare(*hit, time_true=self.time_true)
-            except Exception:  # noqa: BLE001 - the GUI thread does the same work then
-                log.debug("preparing the scene in the worker failed", exc_info=True)
+        with collector.long_lived():   # no full collection pauses the GUI meanwhile
+            display = build()
+            hit = (display, self.hier.layout(display, sizer(display)))
+            if self.prepare is not None:
+                try:
+                    self.prepare(*hit, time_true=self.time_true)
+                except Exception:  # noqa: BLE001 - the GUI thread does the same work then
+                    log.debug("preparing the scene in the worker failed", exc_info=True)
         with self._lock:
             self._done[key] = hit
             while len(self._done) > DONE_KEPT:

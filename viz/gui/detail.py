@@ -1,0 +1,154 @@
+"""The canvas's items in parent layers, and what far-away zooms swap them for.
+
+Below LOD_SIMPLE the frame and edge layers give way to one Backdrop, and a big graph's op boxes
+(over BOX_LAYER_MIN) to one BoxLayer, whose rectangles are collected a slice at a time after
+each change of the boxes (the minimap draws its picture from them too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene
+
+from graphstage.viz.gui.boxlayer import BoxLayer
+from graphstage.viz.gui.items import holder
+from graphstage.viz.gui.lod import BOX_LAYER_MIN, LOD_SIMPLE, Backdrop
+from graphstage.viz.gui.staging import Sliced
+from graphstage.viz.gui.theme import Theme
+
+FILL_GAP_MS = 10   # the box layer fills in the background, never in a turn that shows a graph
+HOLDER = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+
+if TYPE_CHECKING:
+    from graphstage.viz.gui.edgelayer import EdgeLayer
+
+
+def _layer(scene: QGraphicsScene, z: float) -> QGraphicsRectItem:
+    """An empty parent item for one kind of item; the switch takes it out of the scene (with
+    its children) when it is not drawn."""
+    item = holder()
+    item.setZValue(z)
+    scene.addItem(item)
+    return item
+
+
+class DetailSwitch:
+    """Holds the canvas's items in four parent layers (frames, edges, op boxes, group boxes)
+    and swaps them for the backdrop and box layer far away."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self.frames, self.edges = _layer(scene, 0), _layer(scene, 1)
+        self.ops, self.groups = _layer(scene, 2), _layer(scene, 2)
+        self.backdrop = Backdrop()
+        self.backdrop.setVisible(False)
+        scene.addItem(self.backdrop)
+        self.boxes = BoxLayer()
+        self.boxes.setVisible(False)
+        scene.addItem(self.boxes)
+        self.fill = Sliced(gap_ms=FILL_GAP_MS)   # collects the box layer's rectangles
+        self.boxes_ready: Callable[[], None] | None = None   # called when they are in
+        self.far = False        # whether the zoom asks for the backdrop
+        self._shown = False     # whether the backdrop is what is shown now
+        self._big = False       # whether the box layer stands for the op boxes now
+        self._nodes: dict = {}
+        self._theme: Theme | None = None
+        self._scene = scene
+
+    def _attach(self, layer: QGraphicsItem, on: bool) -> None:
+        """Put a layer in the scene or take it out: out of the scene its thousands of items
+        cost nothing per frame (hidden ones would still be walked by Qt's index)."""
+        if on and layer.scene() is None:
+            self._scene.addItem(layer)
+        elif not on and layer.scene() is not None:
+            self._scene.removeItem(layer)
+
+    @staticmethod
+    def drop(item: QGraphicsItem) -> None:
+        """Remove an item from the canvas, whether or not its layer is in the scene."""
+        if item.scene() is not None:
+            item.scene().removeItem(item)
+        else:
+            item.setParentItem(None)
+
+    def adopt(self, ops: QGraphicsItem, groups: QGraphicsItem) -> None:
+        """Put two holders of staged box items into the op and group layers, and drop the
+        holders of earlier stagings that no box is left in."""
+        for layer in (self.ops, self.groups):
+            for old in layer.childItems():
+                if old.flags() & HOLDER and not old.childItems():
+                    self.drop(old)
+        ops.setParentItem(self.ops)
+        groups.setParentItem(self.groups)
+
+    def parent_of(self, item: QGraphicsItem) -> QGraphicsItem:
+        """The layer an item belongs in."""
+        kind = type(item).__name__
+        if kind == "NodeItem":
+            return self.groups if item.is_group else self.ops
+        return self.edges if kind == "EdgeLayer" else self.frames
+
+    def set_content(self, edges: EdgeLayer | None, frames: dict, theme: Theme,
+                    nodes: dict | None = None) -> None:
+        """The canvas's current arrow layer, frame and box items (dicts it keeps up to date)."""
+        self._nodes = nodes if nodes is not None else self._nodes
+        self._theme = theme
+        self.backdrop.set_content(edges, frames.values(), theme)
+        self._show(self.far, force=True)
+        self.boxes_moved()
+
+    def boxes_moved(self) -> None:
+        """The boxes changed or reached new places: collect the box layer's rectangles again,
+        a slice at a time (it is not shown meanwhile)."""
+        self.boxes.setVisible(False)
+        self.fill.start(self.boxes.filling(list(self._nodes.values()), self._theme),
+                        self._filled)
+
+    def _filled(self) -> None:
+        self._boxes_far(self.far)
+        if self.boxes_ready is not None:
+            self.boxes_ready()
+
+    def _boxes_far(self, far: bool) -> None:
+        """Far away, a big graph's op boxes leave the scene for the box layer (groups stay
+        items: they keep their titles and progress bars); it shows once it is filled."""
+        big = far and len(self._nodes) > BOX_LAYER_MIN
+        self.boxes.setVisible(big and self.boxes.ready)
+        if big == self._big:
+            return
+        self._big = big
+        self._attach(self.ops, not big)
+        for it in self._nodes.values():
+            if not it.is_group:
+                it.layer = self.boxes if big else None
+                if not big:
+                    it.update()     # it may have changed while the layer drew it
+
+    def zoom(self, scale: float) -> None:
+        """The view's scale changed."""
+        self.far = scale < LOD_SIMPLE
+        self._show(self.far)
+
+    def _show(self, far: bool, force: bool = False) -> None:
+        if far == self._shown and not force:
+            return
+        self._shown = far
+        self.backdrop.setVisible(far)
+        self._attach(self.edges, not far)
+        self._attach(self.frames, not far)
+        self._boxes_far(far)
+
+    @contextmanager
+    def rendering(self, far: bool) -> Iterator[None]:
+        """Draw with (far=False) every item, or (far=True) the backdrop and box layer,
+        whatever the zoom, for the duration (exports)."""
+        if far:
+            self.fill.finish()
+        shown = self._shown
+        self._show(far)
+        try:
+            yield
+        finally:
+            self._show(shown)
