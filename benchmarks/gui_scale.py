@@ -11,8 +11,9 @@ Figures (seconds unless named otherwise):
   animates with everything expanded, fitted and at 100 % zoom (null without expand all);
 - step_play_s: how long one step plays at 1x (the schedule's total);
 - rss_mb: the process's peak resident memory;
-- block_open_ms / block_expand_ms: the longest the event loop went without running a 5 ms timer
-  while the graph opened / expanded (how long the window could not react).
+- block_open_ms / block_expand_ms / block_fit_ms: the longest the event loop went without
+  running a 5 ms timer while the graph opened / expanded / was zoomed out to fit, and for a
+  second after (how long the window could not react).
 
 --make traces a Keras application built from its own library definition (weights=None) at a
 small input (64x64x3, batch 2) with graphstage.trace on a tf.function train step, and saves it.
@@ -184,7 +185,10 @@ def run_bench(path: str, timeout: float) -> dict:
     out["block_expand_ms"] = stall.ms
     if ok:
         out["expand_all_s"] = round(time.perf_counter() - t0, 3)
-        pane.canvas.fit()
+        with _Stall() as stall:     # zooming out to the whole graph: the far-away layers
+            pane.canvas.fit()
+            _pump(lambda: False, 1.0)
+        out["block_fit_ms"] = stall.ms
         out["frame_p95_fit_ms"] = _frames_p95(win, pane)
         pane.canvas.stop_auto_fit()    # or the scroll bars' resize refits the view
         pane.canvas.resetTransform()
