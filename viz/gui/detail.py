@@ -48,7 +48,8 @@ class DetailSwitch:
         self.boxes = BoxLayer()
         self.boxes.setVisible(False)
         scene.addItem(self.boxes)
-        self.fill = Sliced(gap_ms=FILL_GAP_MS)   # collects the box layer's rectangles
+        # collects the box layer's rectangles; a child of the scene, so it ends with it
+        self.fill = Sliced(scene, gap_ms=FILL_GAP_MS)
         self.boxes_ready: Callable[[], None] | None = None   # called when they are in
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now

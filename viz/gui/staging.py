@@ -76,7 +76,7 @@ class Sliced(QObject):
         self._timer.stop()
         self._work, done = iter(()), self._done   # busy until the hand-over
         # handed over on the next turn: a slice and what done() does never share one
-        QTimer.singleShot(0, lambda: self._hand_over(done))
+        QTimer.singleShot(0, self, lambda: self._hand_over(done))
 
     def _hand_over(self, done: Callable[[], None] | None) -> None:
         if self._done is not done or done is None:
