@@ -359,3 +359,55 @@ def test_data_loading_is_not_drawn(examples_dir):
     assert not ops & {"empty", "random_", "to", "stack"}
     inputs = {a["label"] for _, a in g.nodes(data=True) if a["kind"] == "input"}
     assert inputs == {"batch[0]", "batch[1]"}
+
+
+DEEP_RNN = """
+import gc, sys, torch, graphstage
+cell = torch.nn.LSTMCell(4, 8)
+opt = torch.optim.SGD(cell.parameters(), 0.1)
+x = torch.randn(800, 1, 4)
+
+def unrolled(T):
+    h, c = torch.zeros(1, 8), torch.zeros(1, 8)
+    for t in range(T):
+        h, c = cell(x[t], (h, c))
+    return h.sum()
+
+def walked(T):  # autograd nodes of a short unroll, walked independently of the tracer
+    seen, todo = set(), [unrolled(T).grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and fn not in seen:
+            seen.add(fn); todo.extend(f for f, _ in fn.next_functions)
+    return len(seen)
+
+def train_step():
+    loss = unrolled(800)
+    opt.zero_grad(); loss.backward(); opt.step()
+    return loss
+
+s = graphstage.trace(train_step, steps=1, model=cell, optimizer=opt)
+gc.collect()
+traced = sum(a["phase"] == "backward" for _, a in s.steps[0].nodes(data=True))
+print(traced, walked(3) + 797 * (walked(4) - walked(3)))
+"""
+
+
+def test_deep_unrolled_rnn_frees_without_overflow(tmp_path):
+    """An RNN unrolled 800 times (13,600 ops) traced, then collected, on a 1 MB C stack: torch
+    frees a chain of Python-wrapped autograd nodes by recursion, which the recorder's release
+    order must keep shallow (it segfaulted here before)."""
+    import resource
+    import subprocess
+    import sys
+
+    def small_stack() -> None:
+        resource.setrlimit(resource.RLIMIT_STACK, (1 << 20, 1 << 20))
+
+    script = tmp_path / "deep.py"
+    script.write_text(DEEP_RNN)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=small_stack)
+    assert done.returncode == 0, done.stderr[-2000:]
+    traced, walked = map(int, done.stdout.split())
+    assert traced == walked > 10_000   # every autograd node of the unrolled chain was drawn

@@ -100,6 +100,34 @@ class AutogradMixin:
                 self.edges.append((parent, bid, {"phase": "backward", "role": "gradient"}))
         return handles
 
+    def release_autograd(self) -> None:
+        """Drop the step's autograd nodes parents-first, so each one freed frees nothing below it.
+
+        A node reached from Python keeps a Python wrapper, and torch frees a chain of wrapped
+        nodes by recursion: dropped in any other order (a garbage collection of the recorder),
+        an RNN unrolled over thousands of steps overflows the C stack (segfault).
+        """
+        parents = dict.fromkeys(self.bnode_of, 0)
+        parents.update(dict.fromkeys(self.created_by, 0))
+        self.bnode_of.clear()
+        self.created_by.clear()
+        self.roots.clear()
+        for fn in parents:
+            for nxt, _ in fn.next_functions:
+                if nxt in parents:
+                    parents[nxt] += 1
+        ready = [fn for fn, n in parents.items() if n == 0]
+        while ready:  # Kahn's order: a node goes once every node that feeds it has gone
+            fn = ready.pop()
+            del parents[fn]
+            for nxt, _ in fn.next_functions:
+                if nxt in parents:
+                    parents[nxt] -= 1
+                    if parents[nxt] == 0:
+                        ready.append(nxt)
+            del fn
+        parents.clear()
+
     def _finished(self, bid: str) -> Callable:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             start = self.backward_start.get(bid)

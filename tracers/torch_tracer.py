@@ -105,6 +105,7 @@ def trace(
             with rec:
                 ms.step()
         except Exception as exc:  # the user's step failed: report it with their traceback
+            rec.release_autograd()
             raise ScriptError(_step_error(ms, i, exc), user_traceback(exc, ms.path)) from None
         wall_ms = (time.perf_counter() - start) * 1e3
         if not rec.roots:
@@ -292,4 +293,5 @@ class _Recorder(HooksMixin, ScopesMixin, SourcesMixin, AutogradMixin, UpdatesMix
             if u != v and not g.has_edge(u, v):
                 g.add_edge(u, v, **attrs)
         self._add_saved_edges(g)
+        self.release_autograd()
         return g
