@@ -48,3 +48,29 @@ def test_widget_selects_the_op_at_the_click(qtbot):
     with qtbot.waitSignal(w.nodeRequested) as blocker:
         qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPointF(77, 20).toPoint())
     assert blocker.args[0] == saved_memory_curve(graph)[0][0]
+
+
+def test_a_long_curve_draws_its_envelope(qtbot):
+    """Over two points per pixel column, the widget draws each column's lowest and highest
+    point: the peak and every low survive, and a 600-px curve is at most 1,200 points."""
+    from graphstage.viz.gui.memory import MemoryCurveWidget, envelope
+    from graphstage.viz.gui.theme import make_theme
+
+    graph = torch_tracer.trace(load_script(example_path("cnn_torch")), 1).graph(0)
+    curve = saved_memory_curve(graph)
+    columns = max(2, len(curve) // 5)
+    points = envelope(curve, columns)
+    assert len(points) <= 2 * columns < len(curve)
+    values = [b for _, b in curve]
+    assert max(b for _, b in points) == max(values) and min(b for _, b in points) == min(values)
+    for c in range(columns):      # every column's extremes are drawn at their own places
+        lo, hi = c * len(curve) // columns, (c + 1) * len(curve) // columns
+        part = values[lo:hi]
+        mine = [b for f, b in points if lo <= round(f * (len(curve) - 1)) < hi]
+        assert max(mine) == max(part) and min(mine) == min(part)
+    w = MemoryCurveWidget(make_theme("light"))
+    qtbot.addWidget(w)
+    w.resize(600, 48)
+    w.set_graph(graph)
+    w.grab()                                  # paints through the envelope
+    assert len(w._points(int(w._plot().width()))) <= 2 * int(w._plot().width())

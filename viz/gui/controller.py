@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from graphstage.viz.gui.viewgraph import (
+    ROOT,
+    TOP_MAX,
     DisplayGraph,
     build_display,
     depth_collapse,
@@ -62,7 +64,11 @@ class StageController(QObject):
         self.sessionChanged.emit()
         self.displayChanged.emit("load")
         ops = self.graph.number_of_nodes() if self.graph is not None else 0
-        if ops > EXPAND_ALL_MAX:
+        if ROOT in self.collapsed:
+            self.notice.emit(f"{ops:,} ops with no top-level structure to show (over {TOP_MAX:,} "
+                             "boxes): opened folded, one box per pass; double-click one to open "
+                             "it")
+        elif ops > EXPAND_ALL_MAX:
             self.notice.emit(f"{ops:,} ops: opened at its top-level structure; double-click a "
                              "group to open it (Expand all opens one level at a time)")
 
@@ -132,7 +138,7 @@ class StageController(QObject):
             return
         ops = self.graph.number_of_nodes()
         if ops > EXPAND_ALL_MAX and self.collapsed:
-            depth = min(len(scope_prefixes(s)) for s in self.collapsed)
+            depth = min(len(scope_prefixes(s)) for s in self.collapsed)   # ROOT: 0
             self.collapsed = {s for s in self.collapsed if len(scope_prefixes(s)) > depth}
             self.notice.emit(f"{ops:,} ops are too many to draw at once (Expand all stops at "
                              f"{EXPAND_ALL_MAX:,}): opened one more level; double-click a group "

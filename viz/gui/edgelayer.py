@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -33,6 +33,7 @@ from graphstage.viz.gui.theme import Theme
 
 CELL = 400.0        # smallest grid cell (scene px) of the arrow index
 HOVER_PX = 4.0      # how close (screen px) the pointer must be to an arrow to hover it
+CROWD = 1_500       # more arrows than this in view: drawn as hairlines (a fan of thousands)
 EXTENDED = QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
 
 
@@ -275,25 +276,48 @@ class EdgeLayer(QGraphicsItem):
         exposed = _visible(painter, option.exposedRect if not option.exposedRect.isEmpty()
                            else self.index.rect)
         arrows = [a for a in self.index.near(exposed) if a.rect.intersects(exposed)]
-        arrows.sort(key=lambda a: self._order[a.key])
         lod = screen_scale(painter, option)
-        far = lod < LOD_SIMPLE
-        painter.setRenderHint(ANTIALIAS, not far)
         self.drawn += len(arrows)
+        if lod < LOD_SIMPLE or len(arrows) > CROWD:
+            self._paint_lines(painter, arrows, exposed, heads=lod >= LOD_ARROWS)
+            return
+        arrows.sort(key=lambda a: self._order[a.key])
+        painter.setRenderHint(ANTIALIAS, True)
         for a in arrows:
-            spline, head, (tail, tip) = a.geometry()
-            pen = self._pen(a.role, a.key == self.hovered)
-            if far:
-                painter.setPen(QPen(pen.color(), 0))
-                painter.drawLine(tail, tip)
-            else:
-                painter.setPen(pen)
-                painter.setBrush(NO_BRUSH)
-                painter.drawPath(spline)
-            if not far or lod >= LOD_ARROWS:
-                painter.setPen(NO_PEN)
-                painter.setBrush(pen.color())
-                painter.drawPolygon(head)
+            self._paint_curve(painter, a)
+
+    def _paint_curve(self, painter: QPainter, a: Arrow) -> None:
+        spline, head, _ = a.geometry()
+        pen = self._pen(a.role, a.key == self.hovered)
+        painter.setPen(pen)
+        painter.setBrush(NO_BRUSH)
+        painter.drawPath(spline)
+        painter.setPen(NO_PEN)
+        painter.setBrush(pen.color())
+        painter.drawPolygon(head)
+
+    def _paint_lines(self, painter: QPainter, arrows: list[Arrow], exposed: QRectF,
+                     heads: bool) -> None:
+        """Far away, or more arrows in the view than anyone can follow (a fan of thousands):
+        straight hairlines, one call per role; arrowheads only at tips in view."""
+        painter.setRenderHint(ANTIALIAS, False)
+        lines: dict[str, list[QLineF]] = {}
+        for a in arrows:
+            lines.setdefault(a.role, []).append(QLineF(*a.line()))
+        for role, drawn in lines.items():
+            painter.setPen(QPen(self._pen(role, False).color(), 0))
+            painter.drawLines(drawn)
+        if heads:
+            near = exposed.adjusted(-10, -10, 10, 10)
+            painter.setPen(NO_PEN)
+            for a in arrows:
+                if near.contains(a.line()[1]):
+                    painter.setBrush(self._pen(a.role, False).color())
+                    painter.drawPolygon(a.geometry()[1])
+        hovered = self._arrows.get(self.hovered) if self.hovered is not None else None
+        if hovered is not None and hovered.rect.intersects(exposed):
+            painter.setRenderHint(ANTIALIAS, True)
+            self._paint_curve(painter, hovered)
 
 
 def _visible(painter: QPainter, exposed: QRectF) -> QRectF:

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import networkx as nx
 
+import heapq
 import html
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.gui.summary import fmt, format_bytes, format_time
 from graphstage.viz.gui.viewgraph import DisplayNode
 
@@ -34,15 +36,21 @@ def slowest_html(graph: nx.DiGraph | None, limit: int = 8) -> str:
     """The step's slowest ops by measured duration_us, each a link that selects it."""
     if graph is None:
         return ""
-    timed = sorted(((a["duration_us"], n) for n, a in graph.nodes(data=True)
-                    if a.get("duration_us") is not None), reverse=True)
+    total, timed = _slowest(graph)
     if not timed:
         return ""
-    total = sum(d for d, _ in timed) or 1.0
     rows = [f"{_link(graph, n)}: {d / 1e3:.3g} ms ({100 * d / total:.0f} %)"
             for d, n in timed[:limit]]
     return f"<p><b>Slowest ops this step</b> (of {total / 1e3:.4g} ms)<br>" + \
         "<br>".join(rows) + "</p>"
+
+
+@per_graph
+def _slowest(graph: nx.DiGraph) -> tuple[float, list[tuple[float, str]]]:
+    """The step's measured time and its 20 slowest ops, (duration_us, node), slowest first."""
+    timed = [(a["duration_us"], n) for n, a in graph.nodes(data=True)
+             if a.get("duration_us") is not None]
+    return sum(d for d, _ in timed) or 1.0, heapq.nlargest(20, timed)
 
 
 def _link(graph: nx.DiGraph, node: str) -> str:

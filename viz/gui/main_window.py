@@ -152,7 +152,10 @@ class MainWindow(BuildMixin, LoadingMixin, PlayingMixin, SearchMixin, LinkingMix
     # ---- hierarchy -----------------------------------------------------------------------------
 
     def expand_all(self) -> None:
+        """Open every group; each pane's camera then opens as on load (the whole graph if its
+        text stays readable, else readable at the start of the forward pass)."""
         for p in self.panes:
+            p.camera_to_start = True
             p.controller.expand_all()
 
     def _depth(self, depth: int) -> None:

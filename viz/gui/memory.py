@@ -13,10 +13,12 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.gui.summary import fmt
 from graphstage.viz.gui.theme import Theme, detail_font
 
 
+@per_graph
 def saved_memory_curve(graph: Any) -> list[tuple[str, int]]:
     """(node, bytes saved for backward and still alive after it ran), in execution order:
     forward ops by their order, then backward nodes in the order the engine fired them."""
@@ -37,6 +39,22 @@ def saved_memory_curve(graph: Any) -> list[tuple[str, int]]:
     return curve
 
 
+def envelope(curve: list[tuple[str, int]], columns: int) -> list[tuple[float, int]]:
+    """The curve as at most two points per column (its lowest and highest there), at
+    fractions 0..1 along it: a 200,000-op step draws 1,000 points, not 200,000."""
+    n = len(curve)
+    if n <= 2 * columns:
+        return [(i / max(n - 1, 1), b) for i, (_, b) in enumerate(curve)]
+    out = []
+    for c in range(columns):
+        lo, hi = c * n // columns, (c + 1) * n // columns
+        part = [b for _, b in curve[lo:hi]]
+        i_min, i_max = part.index(min(part)), part.index(max(part))
+        for i in sorted({i_min, i_max}):
+            out.append(((lo + i) / (n - 1), part[i]))
+    return out
+
+
 def peak(curve: list[tuple[str, int]]) -> tuple[str, int] | None:
     """The first point of highest memory."""
     return max(curve, key=lambda p: p[1]) if curve else None
@@ -52,6 +70,9 @@ class MemoryCurveWidget(QWidget):
         self.theme = theme
         self.curve: list[tuple[str, int]] = []
         self._graph: Any = None
+        self._peak: tuple[str, int] = ("", 0)
+        self._peak_at = 0
+        self._drawn: tuple[int, list] = (-1, [])
         self.setMinimumHeight(44)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Memory saved for backward through the step (forward ops keep tensors "
@@ -67,8 +88,17 @@ class MemoryCurveWidget(QWidget):
             return
         self._graph = graph
         self.curve = saved_memory_curve(graph) if graph is not None else []
-        self.setVisible(any(b for _, b in self.curve))
+        self._peak = peak(self.curve) or ("", 0)
+        self._peak_at = next((k for k, (m, _) in enumerate(self.curve) if m == self._peak[0]), 0)
+        self._drawn: tuple[int, list] = (-1, [])
+        self.setVisible(self._peak[1] > 0)
         self.update()
+
+    def _points(self, columns: int) -> list[tuple[float, int]]:
+        """The curve's envelope for this many pixel columns, kept while the width stays."""
+        if self._drawn[0] != columns:
+            self._drawn = (columns, envelope(self.curve, max(columns, 1)))
+        return self._drawn[1]
 
     def _plot(self) -> QRectF:
         return QRectF(76, 6, max(self.width() - 96, 10), max(self.height() - 14, 10))
@@ -87,11 +117,12 @@ class MemoryCurveWidget(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setFont(detail_font())
         r = self._plot()
-        top = max(b for _, b in self.curve) or 1
+        node, most = self._peak
+        top = most or 1
         n = max(len(self.curve) - 1, 1)
         path = QPainterPath(QPointF(r.left(), r.bottom()))
-        for i, (_, b) in enumerate(self.curve):
-            path.lineTo(r.left() + r.width() * i / n, r.bottom() - r.height() * b / top)
+        for f, b in self._points(int(r.width())):
+            path.lineTo(r.left() + r.width() * f, r.bottom() - r.height() * b / top)
         path.lineTo(r.right(), r.bottom())
         colour = QColor(self.theme.hue("op", "backward"))
         fill = QColor(colour)
@@ -99,9 +130,7 @@ class MemoryCurveWidget(QWidget):
         p.fillPath(path, fill)
         p.setPen(QPen(colour, 1.2))
         p.drawPath(path)
-        node, most = peak(self.curve)
-        i = next(k for k, (m, _) in enumerate(self.curve) if m == node)
-        x = r.left() + r.width() * i / n
+        x = r.left() + r.width() * self._peak_at / n
         p.setPen(QPen(QColor("#c0392b"), 1.5))
         p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
         p.setPen(self.palette().windowText().color())

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QPointF
 
+from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.gui.theme import detail_font, label_font
 
 READABLE_PX = 9.0
@@ -24,8 +25,9 @@ def readable_zoom() -> float:
     return READABLE_PX / min(label_font().pixelSize(), detail_font().pixelSize())
 
 
-def forward_start(display: Any, graph: Any) -> str | None:
-    """The display key of the box holding the first forward op (the input if there is one)."""
+@per_graph
+def first_forward(graph: Any) -> str | None:
+    """The step's first forward op (its first input if it has one)."""
     best, best_rank = None, None
     for n, a in graph.nodes(data=True):
         if a.get("phase") != "forward" or a.get("kind") not in ("input", "op"):
@@ -33,6 +35,12 @@ def forward_start(display: Any, graph: Any) -> str | None:
         rank = (a.get("kind") != "input", a.get("order", 0))
         if best_rank is None or rank < best_rank:
             best, best_rank = n, rank
+    return best
+
+
+def forward_start(display: Any, graph: Any) -> str | None:
+    """The display key of the box holding the first forward op (the input if there is one)."""
+    best = first_forward(graph)
     return display.rep.get(best) if best is not None else None
 
 

@@ -105,6 +105,7 @@ class StagePane(LayerLevelMixin, QWidget):
         box.addWidget(self.canvas, 1)
         self._waiting: tuple | None = None   # (display key, reason) being laid out
         self._settling = False               # a big display shown, its playback etc. not yet
+        self.camera_to_start = False         # the next display opens its camera (Expand all)
         self._shown_step = -1
         self.sizer = Sizer()                 # measured box sizes, by text
         self.request_clock = QElapsedTimer()
@@ -208,7 +209,8 @@ class StagePane(LayerLevelMixin, QWidget):
         self.player.set_schedule(schedule_for(display, self.time_true),
                                  keep_time=reason == "collapse")
         self.apply_overlay()
-        if reason in ("load", "level"):
+        if reason in ("load", "level") or self.camera_to_start:
+            self.camera_to_start = False
             self.open_camera(display)
         if c.selected and c.selected in display.nodes:
             self.canvas.select_key(c.selected)

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from weakref import WeakKeyDictionary
 
 from graphstage.viz.gui.naming import display_label, node_detail
+from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.hgroups import scope_prefixes
 
 _SEP = re.compile(r"[/.]")
@@ -25,6 +25,8 @@ _NUMBERED = re.compile(r"^(.*?)(\d+|(?<=\d)[a-z])$")   # block_7, layers.3; bloc
 READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
 STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
 WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
+TOP_MAX = 2_000       # over this many boxes at the top level, the model opens folded whole
+ROOT = ""             # in a collapsed set: the whole model, one group per phase
 
 
 def scope_parts(scope: str) -> list[str]:
@@ -125,8 +127,7 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
     rep: dict[str, str] = {}
     for n, a in graph.nodes(data=True):
         scope = a.get("scope", "") or _consumer_scope(graph, n)
-        fold = next((p for p in scope_prefixes(scope) if p in collapsed), None) \
-            if collapsed else None
+        fold = _fold(scope, collapsed) if collapsed else None
         if fold is None:
             key = a["key"]
             nodes[key] = DisplayNode(key, display_label(graph, n, a), node_detail(a, capture),
@@ -137,7 +138,8 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
             if dn is None:
                 prefixes = scope_prefixes(fold)
                 parent = prefixes[-2] if len(prefixes) > 1 else ""
-                dn = nodes[key] = DisplayNode(key, scope_title(fold), "", "group", a["phase"],
+                title = scope_title(fold) or f"{a['phase']} pass"   # ROOT: the whole model
+                dn = nodes[key] = DisplayNode(key, title, "", "group", a["phase"],
                                               parent, [], fold)
             dn.members.append(n)
         rep[n] = key
@@ -167,6 +169,13 @@ def build_display(graph: nx.DiGraph, collapsed: Iterable[str] = (),
         if dn is not None and not dn.is_group:
             _inline_children(graph.nodes[dn.members[0]], dn, nodes, edges)
     return DisplayGraph(graph, nodes, edges, rep)
+
+
+def _fold(scope: str, collapsed: set[str]) -> str | None:
+    """The outermost collapsed scope around `scope` ('' when the whole model is folded)."""
+    if ROOT in collapsed:
+        return ROOT
+    return next((p for p in scope_prefixes(scope) if p in collapsed), None)
 
 
 def stack_size(children: Iterable[str]) -> int:
@@ -231,6 +240,7 @@ def depth_collapse(graph: nx.DiGraph, depth: int) -> set[str]:
     return {s for s in all_scopes(graph) if len(scope_prefixes(s)) > depth}
 
 
+@per_graph
 def max_depth(graph: nx.DiGraph) -> int:
     """How deep the scope tree goes."""
     return max((len(scope_prefixes(s)) for s in all_scopes(graph)), default=0)
@@ -266,7 +276,8 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
     within about `limit` (so one huge optimizer scope stays closed); each deeper level opens only
     if all of it fits; a stack of numbered blocks (blocks/0…11) stays one "×N" box, and beside
     it only forward scopes without scopes inside open (gpt's embeddings; not MobileNetV2's stem
-    or the optimizer's shared ops)."""
+    or the optimizer's shared ops). A model with over TOP_MAX boxes at its top level (an RNN
+    unrolled 12,000 times) opens folded whole: one group per pass."""
     if graph.number_of_nodes() <= limit:
         return set()
     direct, phases, children, size, forward = _scope_stats(graph)
@@ -274,6 +285,8 @@ def readable_collapse(graph: nx.DiGraph, limit: int = READABLE_NODES) -> set[str
     tops = [s for s in collapsed if len(scope_prefixes(s)) == 1]
     boxes = sum(1 for _, a in graph.nodes(data=True) if not a.get("scope")) + \
         sum(len(phases[s]) for s in tops)
+    if boxes > TOP_MAX:   # no top-level structure to read: the passes, opened on demand
+        return collapsed | {ROOT}
     total = sum(1 for _, a in graph.nodes(data=True) if a.get("phase") == "forward")
 
     def delta(s: str) -> int:
@@ -362,13 +375,12 @@ def describe_diff(before: nx.DiGraph | None, after: nx.DiGraph, limit: int = 6) 
     return "   ".join(parts)
 
 
-_OPENING: WeakKeyDictionary = WeakKeyDictionary()   # graph -> its readable_collapse
+@per_graph
+def _opening(graph: nx.DiGraph) -> frozenset[str]:
+    return frozenset(readable_collapse(graph))
 
 
 def opening_collapse(graph: nx.DiGraph) -> set[str]:
     """readable_collapse(graph), remembered per graph: the loading worker works it out, the
     GUI thread then finds it done (a 200,000-op step takes most of a second)."""
-    done = _OPENING.get(graph)
-    if done is None:
-        done = _OPENING[graph] = frozenset(readable_collapse(graph))
-    return set(done)
+    return set(_opening(graph))

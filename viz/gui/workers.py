@@ -13,15 +13,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 from graphstage.viz.gui import collector
 from graphstage.viz.gui.edgelayer import ArrowIndex
+from graphstage.viz.gui.inspector import slowest_html
+from graphstage.viz.gui.memory import saved_memory_curve
+from graphstage.viz.gui.opening import first_forward
 from graphstage.viz.gui.schedule import schedule_for
-from graphstage.viz.gui.viewgraph import opening_collapse
+from graphstage.viz.gui.viewgraph import max_depth, opening_collapse
 from graphstage.viz.hlayout import HierLayout
 from graphstage.viz.layout import Layout, LayoutCache
+
+if TYPE_CHECKING:
+    from graphstage.tracers.session import TraceSession
 
 log = logging.getLogger("graphstage.viz.gui")
 
@@ -35,6 +42,17 @@ def share_gil() -> None:
     turn, a busy layout worker made one repaint of 30 boxes wait 150 ms."""
     if sys.getswitchinterval() > GIL_TURN_S:
         sys.setswitchinterval(GIL_TURN_S)
+
+
+def prepare_loaded(session: TraceSession) -> None:
+    """What showing a loaded session needs worked out over its whole first step, done in the
+    loading thread and remembered per graph, so the GUI thread finds it done."""
+    graph = session.steps[0]
+    opening_collapse(graph)
+    max_depth(graph)
+    saved_memory_curve(graph)
+    slowest_html(graph)
+    first_forward(graph)
 
 
 class TraceWorker(QThread):
@@ -56,6 +74,10 @@ class TraceWorker(QThread):
         self._cancel = True
 
     def run(self) -> None:
+        with collector.long_lived():   # a big trace is millions of objects: no full GC pauses
+            self._load()
+
+    def _load(self) -> None:
         try:
             if Path(self.path).suffix == ".json":
                 from graphstage.tracers.session import TraceSession
@@ -71,7 +93,7 @@ class TraceWorker(QThread):
             if not session.steps:
                 self.failed.emit(f"{Path(self.path).name}: the trace has no steps", "")
                 return
-            opening_collapse(session.steps[0])   # worked out here, remembered for the GUI
+            prepare_loaded(session)
             self.loaded.emit(session, self.path)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a dialog, never a crash
             details = getattr(exc, "details", "") or ""
