@@ -9,30 +9,21 @@ from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from graphstage.viz.gui.animation import AnimationClock, Player
-from graphstage.viz.gui.banner import compare_banner, step_banner
 from graphstage.viz.gui.boxsize import Sizer
 from graphstage.viz.gui.canvas import GraphCanvas
 from graphstage.viz.gui.compare_opening import LayerLevelMixin
 from graphstage.viz.gui.controller import StageController
 from graphstage.viz.gui.items import NodeItem
+from graphstage.viz.gui.pane_texts import PaneTextsMixin
 from graphstage.viz.gui.schedule import schedule_for
 from graphstage.viz.gui.staging import ItemStager, Staged
 from graphstage.viz.gui.steady import steady_layout
-from graphstage.viz.gui.summary import (
-    OVERLAYS,
-    group_totals,
-    magnitudes,
-    node_value_text,
-    overlay_colors,
-)
 from graphstage.viz.gui.theme import Theme
 from graphstage.viz.gui.viewgraph import DisplayGraph, build_display, describe_diff
 from graphstage.viz.gui.workers import LayoutWorker
 from graphstage.viz.layout import Layout
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
-PHASE_NAMES = {"forward": "forward pass", "backward": "backward pass", "update": "update",
-               "done": "step done"}
 
 
 class HoverWatch(QObject):
@@ -61,7 +52,7 @@ class HoverWatch(QObject):
             self.report(key)
 
 
-class StagePane(LayerLevelMixin, QWidget):
+class StagePane(LayerLevelMixin, PaneTextsMixin, QWidget):
     """Title line + canvas for one session; keeps the canvas in step with its controller."""
 
     shown = Signal(str)          # reason, once the scene shows the controller's current state
@@ -225,45 +216,6 @@ class StagePane(LayerLevelMixin, QWidget):
         self.shown.emit(reason)
         self.prefetch()
 
-    def _title_text(self) -> str:
-        c = self.controller
-        if c.session is None:
-            return ""
-        g = c.graph
-        fw = {"torch": "PyTorch", "tensorflow": "TensorFlow"}.get(c.session.framework,
-                                                                  c.session.framework)
-        return (f"<b>{c.session.model}</b>  ·  {fw} ({g.graph.get('capture', '')})  ·  step "
-                f"{c.step + 1}/{c.step_count}  ·  {g.number_of_nodes()} nodes")
-
-    def update_banner(self) -> None:
-        """Say where this step's graph came from (rebuilt / reused / retraced) and, beside a
-        peer pane, how the two structures differ this step."""
-        c = self.controller
-        if c.session is None or not c.session.steps:
-            self.banner_text = ""
-        else:
-            text = step_banner(c.session, c.step)
-            peer = self.peer.controller.session if self.peer is not None else None
-            if peer is not None and peer is not c.session:
-                diff = compare_banner(c.session, peer, c.step)
-                text += f"\n{diff}" if diff else ""
-            self.banner_text = text
-        reused = "reused" in self.banner_text.split("\n")[0]
-        colour = "#2b9a48" if reused else "#b35c00"
-        self.banner.setText(self.banner_text)
-        self.banner.setStyleSheet(f"color: {colour};")
-        self.banner.setVisible(bool(self.banner_text))
-
-    def show_phase(self) -> None:
-        """Name the phase this pane's animation is in, in its colour, beside the title (only
-        beside a peer pane: alone, the toolbar names it)."""
-        s = self.player.schedule
-        self.phase_text = s.phase_at(self.player.t) if s is not None else ""
-        color = self.canvas.theme.phase.get(self.phase_text, self.canvas.theme.muted).name()
-        self.phase_label.setText(f"<b style='color:{color}'>● "
-                                 f"{PHASE_NAMES.get(self.phase_text, '')}</b>" if s else "")
-        self.phase_label.setVisible(self.peer is not None)   # alone, the toolbar says it
-
     def mark(self, cause: str, keys: set[str]) -> None:
         """Ring keys for one cause (search matches, the linked counterpart, the hovered
         counterpart); a box stays ringed while any cause rings it."""
@@ -286,32 +238,6 @@ class StagePane(LayerLevelMixin, QWidget):
                 if 0 <= s < c.step_count:
                     key = c.display_key(s)
                     self.layouts.request(key, self._builder(key), self.sizer, d)
-
-    # ---- overlay and callouts ----------------------------------------------------------------
-
-    def set_overlay(self, mode: str) -> None:
-        self.overlay = mode
-        self.apply_overlay()
-
-    def apply_overlay(self) -> None:
-        """Colour boxes by gradient or activation magnitude, with the legend's range."""
-        c = self.controller
-        if self.overlay == "none" or c.graph is None or self.canvas.display is None:
-            self.canvas.set_overlay(None)
-            self.canvas.set_legend(None)
-            self.canvas.set_notes(None)
-            return
-        title, combine = OVERLAYS.get(self.overlay, OVERLAYS["activation"])
-        values = magnitudes(c.graph, self.overlay)
-        display = self.canvas.display
-        colors, lo, hi = overlay_colors(values, display.rep, combine)
-        self.canvas.set_overlay(colors)
-        self.canvas.set_legend((title, lo, hi) if colors else None)
-        self.canvas.set_notes(group_totals(values, display, self.overlay))
-
-    def _value_text(self, node: str) -> str:
-        g = self.controller.graph
-        return node_value_text(g, node) if g is not None and node in g else ""
 
     def apply_theme(self, theme: Theme) -> None:
         self.canvas.apply_theme(theme)

@@ -6,7 +6,7 @@ signals, and holds no state of its own beyond what its methods create.
 
 from __future__ import annotations
 
-from graphstage.viz.gui.pane import PHASE_NAMES
+from graphstage.viz.gui.pane_texts import PHASE_NAMES
 from graphstage.viz.gui.timeline import timeline_row
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
