@@ -16,7 +16,7 @@ pytest.importorskip("tensorflow")
 from graphstage.viz.gui import controller as controller_module  # noqa: E402
 from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.schedule import STEP_BUDGET_S  # noqa: E402
-from graphstage.viz.gui.staging import STAGE_MIN  # noqa: E402
+from graphstage.viz.gui.staging import CHUNK, STAGE_MIN  # noqa: E402
 from tests.conftest import change  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
@@ -60,8 +60,12 @@ def test_expand_all_draws_every_op_in_slices(qtbot, win, big):
     assert all(it.scene() is not None or it.layer is not None for it in canvas.nodes.values())
     routed = {k for k in display.edges if k in canvas.layout_.edges}
     assert set(canvas.edges) == routed and len(routed) >= 0.95 * len(display.edges)
-    # thousands of new boxes were made a slice per event-loop turn, not in one block
+    # thousands of new boxes were made a slice per event-loop turn, not in one block, and
+    # shown a chunk per turn after that; then every one of them is visible
     assert len(canvas.nodes) > STAGE_MIN and pane.stager.slices >= 2
+    qtbot.waitUntil(lambda: not pane.laying_out, timeout=10000)
+    assert canvas.detail.reveal.slices >= len(canvas.nodes) // CHUNK
+    assert all(it.isVisible() for it in canvas.nodes.values())
     # one step plays in a bounded time, and stepping op by op still reaches every op
     sched = pane.player.schedule
     assert sched.total <= STEP_BUDGET_S + 1.0
@@ -88,9 +92,11 @@ def test_toggling_a_group_keeps_the_other_groups_layouts(qtbot, win, big):
     others = [c for c in frames if c != target][:40]
     before = {c: inside(lay, c) for c in others}
     runs = len(pane.layouts.hier.runs)
+    assert pane.canvas.detail.revealing     # the expanded boxes are still being shown...
     change(qtbot, pane, lambda: pane.controller.toggle_scope(scope))
     after = pane.canvas.layout_
     assert any(k.startswith("group:") and k.endswith(f":{scope}") for k in pane.canvas.nodes)
+    assert all(it.isVisible() for it in pane.canvas.nodes.values())   # ...and none stays hidden
     assert len(pane.layouts.hier.runs) - runs <= 3   # the group, its parents: nothing else
     for c in others:          # every other group's inside is laid out exactly as before
         if c in after.clusters:

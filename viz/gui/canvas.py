@@ -116,6 +116,7 @@ class GraphCanvas(CanvasMarks, NavigableView):
         self.scene().addItem(self._callout)
         self.value_text = None  # callable(node_id) -> str, set by the pane
         self.detail = DetailSwitch(self.scene())
+        self.detail.view_centre = lambda: self.mapToScene(self.viewport().rect().center())
         self.minimap = Minimap(self)
         self.detail.boxes_ready = self.minimap.boxes_in
         if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:

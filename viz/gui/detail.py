@@ -11,15 +11,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene
 
 from graphstage.viz.gui.boxlayer import BoxLayer
 from graphstage.viz.gui.items import holder
 from graphstage.viz.gui.lod import BOX_LAYER_MIN, LOD_SIMPLE, Backdrop
-from graphstage.viz.gui.staging import Sliced
+from graphstage.viz.gui.staging import Chunk, Sliced, Staged
 from graphstage.viz.gui.theme import Theme
 
 FILL_GAP_MS = 10   # the box layer fills in the background, never in a turn that shows a graph
+REVEAL_GAP_MS = 4  # staged chunks show after the turn that placed the camera, one per turn
 HOLDER = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 
 if TYPE_CHECKING:
@@ -33,6 +35,11 @@ def _layer(scene: QGraphicsScene, z: float) -> QGraphicsRectItem:
     item.setZValue(z)
     scene.addItem(item)
     return item
+
+
+def _holds_boxes(item: QGraphicsItem) -> bool:
+    """Whether an item is a box, or a holder with a box somewhere under it."""
+    return not item.flags() & HOLDER or any(_holds_boxes(c) for c in item.childItems())
 
 
 class DetailSwitch:
@@ -50,6 +57,8 @@ class DetailSwitch:
         scene.addItem(self.boxes)
         # collects the box layer's rectangles; a child of the scene, so it ends with it
         self.fill = Sliced(scene, gap_ms=FILL_GAP_MS)
+        self.reveal = Sliced(scene, gap_ms=REVEAL_GAP_MS, steps=1)   # staged chunks, one a turn
+        self.view_centre: Callable[[], QPointF] | None = None        # where the view looks
         self.boxes_ready: Callable[[], None] | None = None   # called when they are in
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now
@@ -74,15 +83,33 @@ class DetailSwitch:
         else:
             item.setParentItem(None)
 
-    def adopt(self, ops: QGraphicsItem, groups: QGraphicsItem) -> None:
-        """Put two holders of staged box items into the op and group layers, and drop the
-        holders of earlier stagings that no box is left in."""
+    def adopt(self, staged: Staged) -> None:
+        """Put the two holders of staged box items into the op and group layers, then show
+        their hidden chunks one per turn, nearest the view's centre first; drop the holders of
+        earlier stagings that no box is left in."""
+        self.show_all()
         for layer in (self.ops, self.groups):
             for old in layer.childItems():
-                if old.flags() & HOLDER and not old.childItems():
+                if not _holds_boxes(old):
                     self.drop(old)
-        ops.setParentItem(self.ops)
-        groups.setParentItem(self.groups)
+        staged.ops.setParentItem(self.ops)
+        staged.groups.setParentItem(self.groups)
+        self.reveal.start(self._revealing(staged.chunks), lambda: None)
+
+    def _revealing(self, chunks: list[Chunk]) -> Iterator[None]:
+        c = self.view_centre() if self.view_centre is not None else QPointF()
+        for chunk in sorted(chunks, key=lambda k: abs(k.x - c.x()) + abs(k.y - c.y())):
+            chunk.item.setVisible(True)
+            yield
+
+    @property
+    def revealing(self) -> bool:
+        """Whether staged boxes are still being shown, a chunk per turn."""
+        return self.reveal.busy
+
+    def show_all(self) -> None:
+        """Show every staged box now (before the items change again, or an export)."""
+        self.reveal.finish()
 
     def parent_of(self, item: QGraphicsItem) -> QGraphicsItem:
         """The layer an item belongs in."""
@@ -145,6 +172,7 @@ class DetailSwitch:
     def rendering(self, far: bool) -> Iterator[None]:
         """Draw with (far=False) every item, or (far=True) the backdrop and box layer,
         whatever the zoom, for the duration (exports)."""
+        self.show_all()
         if far:
             self.fill.finish()
         shown = self._shown

@@ -45,6 +45,15 @@ class NavigableView(QGraphicsView):
         """The part of the scene the graph covers (what Fit shows)."""
         return self.scene().itemsBoundingRect()
 
+    def fit_scale(self) -> float:
+        """The scale fit() would set, worked out without setting it (which would switch every
+        box's level of detail there and back)."""
+        r = self.content_rect().adjusted(-20, -20, 20, 20)
+        vp = self.viewport().rect().adjusted(2, 2, -2, -2)   # QGraphicsView's fit margin
+        if r.isEmpty() or vp.isEmpty():
+            return 1.0
+        return min(vp.width() / r.width(), vp.height() / r.height(), 1.25)
+
     def fit(self) -> None:
         """Fit the whole graph, but never magnify small graphs beyond 1.25x; keeps fitting
         when the view is resized until the user zooms."""

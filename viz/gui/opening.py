@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF
+from PySide6.QtGui import QTransform
 
 from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.gui.theme import detail_font, label_font
@@ -47,26 +48,26 @@ def forward_start(display: Any, graph: Any) -> str | None:
 def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) -> None:
     """Fit the graph if its text stays readable (or it is small and unfolded); else zoom to
     readable text at the start of the forward pass."""
-    canvas.fit()
     zoom = readable_zoom()
-    fit = canvas.transform().m11()
+    fit = canvas.fit_scale()
     if fit >= zoom or not canvas.nodes:
+        canvas.fit()
         return
     if not folded:  # a small graph: fit while its names stay readable, else just readable
         names = READABLE_PX / label_font().pixelSize()
         if fit >= names:
+            canvas.fit()
             return
         zoom = names
     canvas.stop_auto_fit()
-    canvas.resetTransform()
-    canvas.scale(zoom, zoom)
+    canvas.setTransform(QTransform.fromScale(zoom, zoom))
     key = forward_start(display, graph)
     item = canvas.nodes.get(key) if key else None
     if item is None:
         item = min(canvas.nodes.values(), key=lambda it: (it.pos().y(), it.pos().x()))
     vp = canvas.viewport()
     vw, vh = vp.width() / zoom, vp.height() / zoom
-    r = canvas.scene().itemsBoundingRect()
+    r = canvas.content_rect()
     if r.width() <= vw:
         x = r.center().x()
     else:   # the start box in the left third: its parameters left of it, backward right of it

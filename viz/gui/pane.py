@@ -113,7 +113,8 @@ class StagePane(LayerLevelMixin, PaneTextsMixin, QWidget):
     @property
     def laying_out(self) -> bool:
         """Whether a layout this pane waits for is still being computed."""
-        return self._waiting is not None or self.stager.busy or self._settling
+        return self._waiting is not None or self.stager.busy or self._settling or \
+            self.canvas.detail.revealing
 
     def refresh(self, reason: str = "collapse") -> None:
         """Show the controller's current display, from the cache or once the worker has built

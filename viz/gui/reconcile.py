@@ -77,6 +77,7 @@ def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: Dis
     (staged ones where given, already placed; each into its layer) and list the old ones to
     drop."""
     out = Reconciled()
+    layers.show_all()       # boxes kept from a display still being shown must be visible
     premade = staged.items if staged is not None else {}
     places = layout.nodes
     for key, dn in display.nodes.items():
@@ -100,7 +101,7 @@ def reconcile_nodes(layers: DetailSwitch, old: dict[str, NodeItem], display: Dis
         out.nodes[key] = item
     out.fade_out += [it for k, it in old.items() if k not in out.nodes]
     if staged is not None:
-        layers.adopt(staged.ops, staged.groups)
+        layers.adopt(staged)
     return out
 
 
