@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from graphstage.tracers.nx_compat import node_dicts
 from graphstage.tracers.tf_links import edge_role
 from graphstage.tracers.tf_ops import (
     READ_TYPES,
@@ -41,6 +42,9 @@ class TemplateBuilder:
         self.post_update: list[tuple[str, str]] = []
         self._first_read: dict[str, str] = {}      # handle op -> first read tensor
         self._keys_used: dict[str, int] = {}
+        # id(tensor) -> (tensor, static shape, dtype name, numeric): each tensor is asked for
+        # by its op's node, its value slot and every edge it feeds
+        self._facts: dict[int, tuple[Any, list[int] | None, str, bool]] = {}
         pairs = list(spec.grad_tensors.items()) + list(spec.input_grads.items())
         self._grad_producer: dict[str, str] = {}   # grad op -> variable handle or input op
         for root, t in pairs:
@@ -139,19 +143,32 @@ class TemplateBuilder:
         name = spec.variables[src].name if src and ran else n
         attrs["key"] = numbered(f"update:{name}", self._keys_used)
 
+    def _facts_of(self, t: Any) -> tuple[Any, list[int] | None, str, bool]:
+        """(t, static shape, dtype name, numeric) of a tensor, worked out once."""
+        f = self._facts.get(id(t))
+        if f is None:
+            f = self._facts[id(t)] = (t, shape_of(t), dtype_of(t), is_numeric(t))
+        return f
+
     def _add_op_node(self, op: Any, kind: str, phase: str) -> None:
-        out = op.outputs[0] if op.outputs else None
-        self.g.add_node(op.name, label=label(op.type, out), op=op.type, kind=kind, phase=phase,
-                        scope=scope_of(op.name), order=0, key=op.name,
-                        shape=shape_of(out) if out is not None else None,
-                        dtype=dtype_of(out) if out is not None else None,
-                        device=op.device or self.device, name=op.name)
+        if op.outputs:
+            _, shape, dtype, _ = self._facts_of(op.outputs[0])
+            self.g.add_node(op.name, label=label(op.type, shape), op=op.type, kind=kind,
+                            phase=phase, scope=scope_of(op.name), order=0, key=op.name,
+                            shape=_copy(shape), dtype=dtype, device=op.device or self.device,
+                            name=op.name)
+        else:
+            self.g.add_node(op.name, label=label(op.type, None, output=False), op=op.type,
+                            kind=kind, phase=phase, scope=scope_of(op.name), order=0,
+                            key=op.name, shape=None, dtype=None,
+                            device=op.device or self.device, name=op.name)
 
     def _value_slot(self, op: Any) -> None:
-        if self.values and op.outputs and is_numeric(op.outputs[0]):
-            t = op.outputs[0]
-            self.slots.append(ValueSlot(op.name, "value", t.name, shape_of(t), dtype_of(t),
-                                        self.g.nodes[op.name]["device"]))
+        if self.values and op.outputs:
+            t, shape, dtype, numeric = self._facts_of(op.outputs[0])
+            if numeric:
+                self.slots.append(ValueSlot(op.name, "value", t.name, _copy(shape), dtype,
+                                            self.g.nodes[op.name]["device"]))
 
     # ---- edges ---------------------------------------------------------------------------
 
@@ -159,32 +176,37 @@ class TemplateBuilder:
         """Data edges along op inputs, control edges along control inputs; a variable node
         takes the earliest phase that uses it."""
         g, roots = self.g, self.roots
+        nodes = node_dicts(g)
+        succ = g.succ
         used_phase: dict[str, str] = {}
         for op in ops:
             if op.name in roots and (self.fold or roots[op.name] == op.name):
                 continue
             v = op.name
+            av = nodes[v]
             for t in op.inputs:
                 u = self.node_of(t.op.name)
-                if u == v or u not in g or g.has_edge(u, v):
+                au = nodes.get(u)
+                if u == v or au is None or v in succ[u]:
                     continue
-                role = edge_role(g.nodes[u], g.nodes[v])
-                pv = g.nodes[v]["phase"]
+                role = edge_role(au, av)
+                pv = av["phase"]
+                _, shape, dtype, _ = self._facts_of(t)
                 g.add_edge(u, v, role=role, phase=pv if role != "saved" else "backward",
-                           shape=shape_of(t), dtype=dtype_of(t))
-                if is_variable(g.nodes[u]):
+                           shape=_copy(shape), dtype=dtype)
+                if is_variable(au):
                     cur = used_phase.get(u)
                     if cur is None or PHASE_RANK[pv] < PHASE_RANK[cur]:
                         used_phase[u] = pv
             for c in op.control_inputs:
                 u = self.node_of(c.name)
-                if u == v or u not in g or g.has_edge(u, v):
+                if u == v or u not in nodes or v in succ[u]:
                     continue
                 if c.name in roots and self.fold and c.type in READ_TYPES:
                     continue  # ordering on a folded read: part of the variable node now
-                g.add_edge(u, v, role="control", phase=g.nodes[v]["phase"])
+                g.add_edge(u, v, role="control", phase=av["phase"])
         for pid, ph in used_phase.items():
-            g.nodes[pid]["phase"] = ph
+            nodes[pid]["phase"] = ph
 
     # ---- values of variables and gradients -----------------------------------------------
 
@@ -210,3 +232,8 @@ class TemplateBuilder:
                 a = g.nodes[inp]
                 self.slots.append(ValueSlot(inp, "grad", gt, a.get("shape"),
                                             a.get("dtype") or "", a["device"]))
+
+
+def _copy(shape: list[int] | None) -> list[int] | None:
+    """A node's or edge's own copy of a cached shape (attributes never share lists)."""
+    return None if shape is None else list(shape)
