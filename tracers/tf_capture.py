@@ -142,14 +142,14 @@ def runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
     g = c.template.graph
     node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
     names = {op.name for op in c.cf.graph.get_operations()}
+    spans = recorder.spans(c.runner.prefix, names)
     if "order_source" not in g.graph:
-        recorded = recorder.order(prefix=c.runner.prefix, names=names)
+        recorded = list(spans)  # recorder.order(), without mapping the record again
         placed = apply_order(g, recorded, node_of) if recorded else 0
         g.graph["order_source"] = "runtime" if placed else "topological"
         g.graph["order_recorded_ops"] = placed
         annotate_memory(g, c.cf.graph, node_of, runtime_shapes(c.fills, fetched.summaries()))
-    record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing,
-                  recorder.spans(c.runner.prefix))
+    record_timing(g, spans, node_of, timing, recorder.spans(c.runner.prefix))
 
 
 def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:
