@@ -12,13 +12,11 @@ from graphstage.tracers.nx_compat import node_dicts
 from graphstage.tracers.tf_links import edge_role
 from graphstage.tracers.tf_ops import (
     READ_TYPES,
-    dtype_of,
-    is_numeric,
     is_update_type,
     label,
     numbered,
     scope_of,
-    shape_of,
+    tensor_facts,
 )
 from graphstage.tracers.tf_scopes import is_variable
 from graphstage.tracers.tf_spec import PHASE_RANK, GraphSpec, ValueSlot
@@ -37,6 +35,7 @@ class TemplateBuilder:
         self.forced = forced  # every op of a nested body put in its caller's phase
         self.children = children
         self.g = nx.DiGraph()
+        self._nodes = node_dicts(self.g)
         self.slots: list[ValueSlot] = []
         self.folded: dict[str, list[str]] = {}
         self.post_update: list[tuple[str, str]] = []
@@ -45,6 +44,9 @@ class TemplateBuilder:
         # id(tensor) -> (tensor, static shape, dtype name, numeric): each tensor is asked for
         # by its op's node, its value slot and every edge it feeds
         self._facts: dict[int, tuple[Any, list[int] | None, str, bool]] = {}
+        param_id = {r: f"param:{spec.variables[r].name}" for r in set(roots.values())} \
+            if fold else {}
+        self._folded_id = {n: param_id[r] for n, r in roots.items()} if fold else {}
         pairs = list(spec.grad_tensors.items()) + list(spec.input_grads.items())
         self._grad_producer: dict[str, str] = {}   # grad op -> variable handle or input op
         for root, t in pairs:
@@ -57,10 +59,7 @@ class TemplateBuilder:
 
     def node_of(self, op_name: str) -> str:
         """The node id an op becomes: its variable's ``param:`` node when folded."""
-        root = self.roots.get(op_name)
-        if root is not None and self.fold:
-            return f"param:{self.spec.variables[root].name}"
-        return op_name
+        return self._folded_id.get(op_name, op_name)
 
     # ---- nodes ---------------------------------------------------------------------------
 
@@ -90,8 +89,8 @@ class TemplateBuilder:
             if var.trainable and root in spec.grad_tensors:
                 g.nodes[pid]["no_grad"] = spec.grad_tensors[root] is None
         if not self.fold and n != root:
-            self._add_op_node(op, "op", self.phase.get(n, "forward"))
-            self._value_slot(op)
+            attrs = self._add_op_node(op, "op", self.phase.get(n, "forward"))
+            self._value_slot(op, attrs["device"])
 
     def _kind_of(self, op: Any) -> str:
         n, spec = op.name, self.spec
@@ -114,8 +113,7 @@ class TemplateBuilder:
         n = op.name
         kind = self._kind_of(op)
         p = "forward" if kind == "input" and not self.forced else self.phase.get(n, "forward")
-        self._add_op_node(op, kind, p)
-        attrs = self.g.nodes[n]
+        attrs = self._add_op_node(op, kind, p)
         if kind == "input":
             attrs["key"] = f"input:{n}"
         elif kind == "update":
@@ -129,7 +127,7 @@ class TemplateBuilder:
         children = self.children(op, attrs["phase"])
         if children:
             attrs["children"] = children
-        self._value_slot(op)
+        self._value_slot(op, attrs["device"])
 
     def _key_update(self, op: Any, attrs: dict) -> None:
         """An update's ``param`` and ``update:<variable>`` key (``update:<op>`` when it writes
@@ -147,28 +145,25 @@ class TemplateBuilder:
         """(t, static shape, dtype name, numeric) of a tensor, worked out once."""
         f = self._facts.get(id(t))
         if f is None:
-            f = self._facts[id(t)] = (t, shape_of(t), dtype_of(t), is_numeric(t))
+            f = self._facts[id(t)] = (t, *tensor_facts(t))
         return f
 
-    def _add_op_node(self, op: Any, kind: str, phase: str) -> None:
-        if op.outputs:
-            _, shape, dtype, _ = self._facts_of(op.outputs[0])
-            self.g.add_node(op.name, label=label(op.type, shape), op=op.type, kind=kind,
-                            phase=phase, scope=scope_of(op.name), order=0, key=op.name,
-                            shape=_copy(shape), dtype=dtype, device=op.device or self.device,
-                            name=op.name)
-        else:
-            self.g.add_node(op.name, label=label(op.type, None, output=False), op=op.type,
-                            kind=kind, phase=phase, scope=scope_of(op.name), order=0,
-                            key=op.name, shape=None, dtype=None,
-                            device=op.device or self.device, name=op.name)
+    def _add_op_node(self, op: Any, kind: str, phase: str) -> dict:
+        """Add op's node; its attribute dict."""
+        n, op_type, outs = op.name, op.type, op.outputs
+        shape, dtype = self._facts_of(outs[0])[1:3] if outs else (None, None)
+        self.g.add_node(n, label=label(op_type, shape, output=bool(outs)), op=op_type,
+                        kind=kind, phase=phase, scope=scope_of(n), order=0, key=n,
+                        shape=_copy(shape), dtype=dtype, device=op.device or self.device,
+                        name=n)
+        return self._nodes[n]
 
-    def _value_slot(self, op: Any) -> None:
+    def _value_slot(self, op: Any, device: str) -> None:
         if self.values and op.outputs:
             t, shape, dtype, numeric = self._facts_of(op.outputs[0])
             if numeric:
                 self.slots.append(ValueSlot(op.name, "value", t.name, _copy(shape), dtype,
-                                            self.g.nodes[op.name]["device"]))
+                                            device))
 
     # ---- edges ---------------------------------------------------------------------------
 

@@ -41,6 +41,14 @@ def is_numeric(tensor: Any) -> bool:
     return dtype_of(tensor) not in _NUMERIC_SKIP and not getattr(dt, "is_complex", False)
 
 
+def tensor_facts(tensor: Any) -> tuple[list[int] | None, str, bool]:
+    """shape_of, dtype_of and is_numeric of a tensor at once (its dtype looked up once)."""
+    dt = tensor.dtype
+    name = str(getattr(dt, "name", dt))
+    return (shape_of(tensor), name,
+            name not in _NUMERIC_SKIP and not getattr(dt, "is_complex", False))
+
+
 def is_grad_name(name: str) -> bool:
     """Whether an op name lies under a gradient scope (gradient_tape/..., gradients/...)."""
     # every GRAD_COMPONENT match contains "gradient": most names need no split
