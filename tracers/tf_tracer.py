@@ -212,9 +212,11 @@ class CallCapturer:
 
     def _run(self, p: Prepared) -> tuple[Any, Fetched, float]:
         c = p.c
-        recorder = OrderRecorder(self.tf) if wants_profile(c.template.graph.graph, self.timing) \
-            else contextlib.nullcontext()
-        with no_full_collection():
+        profiled = wants_profile(c.template.graph.graph, self.timing)
+        recorder = OrderRecorder(self.tf) if profiled else contextlib.nullcontext()
+        # a profiled run parses the profiler's trace and annotates the template: no full
+        # collection meanwhile (tracers/tf_gc.py)
+        with no_full_collection() if profiled else contextlib.nullcontext():
             with recorder:
                 t0 = time.perf_counter()
                 outs, fetched = c.runner(p.flat)
