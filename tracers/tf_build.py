@@ -8,16 +8,15 @@ from typing import Any
 
 import networkx as nx
 
+from graphstage.tracers.nx_compat import node_dicts
 from graphstage.tracers.tf_links import edge_role
 from graphstage.tracers.tf_ops import (
     READ_TYPES,
-    dtype_of,
-    is_numeric,
     is_update_type,
     label,
     numbered,
     scope_of,
-    shape_of,
+    tensor_facts,
 )
 from graphstage.tracers.tf_scopes import is_variable
 from graphstage.tracers.tf_spec import PHASE_RANK, GraphSpec, ValueSlot
@@ -36,11 +35,18 @@ class TemplateBuilder:
         self.forced = forced  # every op of a nested body put in its caller's phase
         self.children = children
         self.g = nx.DiGraph()
+        self._nodes = node_dicts(self.g)
         self.slots: list[ValueSlot] = []
         self.folded: dict[str, list[str]] = {}
         self.post_update: list[tuple[str, str]] = []
         self._first_read: dict[str, str] = {}      # handle op -> first read tensor
         self._keys_used: dict[str, int] = {}
+        # id(tensor) -> (tensor, static shape, dtype name, numeric): each tensor is asked for
+        # by its op's node, its value slot and every edge it feeds
+        self._facts: dict[int, tuple[Any, list[int] | None, str, bool]] = {}
+        param_id = {r: f"param:{spec.variables[r].name}" for r in set(roots.values())} \
+            if fold else {}
+        self._folded_id = {n: param_id[r] for n, r in roots.items()} if fold else {}
         pairs = list(spec.grad_tensors.items()) + list(spec.input_grads.items())
         self._grad_producer: dict[str, str] = {}   # grad op -> variable handle or input op
         for root, t in pairs:
@@ -53,10 +59,7 @@ class TemplateBuilder:
 
     def node_of(self, op_name: str) -> str:
         """The node id an op becomes: its variable's ``param:`` node when folded."""
-        root = self.roots.get(op_name)
-        if root is not None and self.fold:
-            return f"param:{self.spec.variables[root].name}"
-        return op_name
+        return self._folded_id.get(op_name, op_name)
 
     # ---- nodes ---------------------------------------------------------------------------
 
@@ -86,8 +89,8 @@ class TemplateBuilder:
             if var.trainable and root in spec.grad_tensors:
                 g.nodes[pid]["no_grad"] = spec.grad_tensors[root] is None
         if not self.fold and n != root:
-            self._add_op_node(op, "op", self.phase.get(n, "forward"))
-            self._value_slot(op)
+            attrs = self._add_op_node(op, "op", self.phase.get(n, "forward"))
+            self._value_slot(op, attrs["device"])
 
     def _kind_of(self, op: Any) -> str:
         n, spec = op.name, self.spec
@@ -110,8 +113,7 @@ class TemplateBuilder:
         n = op.name
         kind = self._kind_of(op)
         p = "forward" if kind == "input" and not self.forced else self.phase.get(n, "forward")
-        self._add_op_node(op, kind, p)
-        attrs = self.g.nodes[n]
+        attrs = self._add_op_node(op, kind, p)
         if kind == "input":
             attrs["key"] = f"input:{n}"
         elif kind == "update":
@@ -125,7 +127,7 @@ class TemplateBuilder:
         children = self.children(op, attrs["phase"])
         if children:
             attrs["children"] = children
-        self._value_slot(op)
+        self._value_slot(op, attrs["device"])
 
     def _key_update(self, op: Any, attrs: dict) -> None:
         """An update's ``param`` and ``update:<variable>`` key (``update:<op>`` when it writes
@@ -139,19 +141,29 @@ class TemplateBuilder:
         name = spec.variables[src].name if src and ran else n
         attrs["key"] = numbered(f"update:{name}", self._keys_used)
 
-    def _add_op_node(self, op: Any, kind: str, phase: str) -> None:
-        out = op.outputs[0] if op.outputs else None
-        self.g.add_node(op.name, label=label(op.type, out), op=op.type, kind=kind, phase=phase,
-                        scope=scope_of(op.name), order=0, key=op.name,
-                        shape=shape_of(out) if out is not None else None,
-                        dtype=dtype_of(out) if out is not None else None,
-                        device=op.device or self.device, name=op.name)
+    def _facts_of(self, t: Any) -> tuple[Any, list[int] | None, str, bool]:
+        """(t, static shape, dtype name, numeric) of a tensor, worked out once."""
+        f = self._facts.get(id(t))
+        if f is None:
+            f = self._facts[id(t)] = (t, *tensor_facts(t))
+        return f
 
-    def _value_slot(self, op: Any) -> None:
-        if self.values and op.outputs and is_numeric(op.outputs[0]):
-            t = op.outputs[0]
-            self.slots.append(ValueSlot(op.name, "value", t.name, shape_of(t), dtype_of(t),
-                                        self.g.nodes[op.name]["device"]))
+    def _add_op_node(self, op: Any, kind: str, phase: str) -> dict:
+        """Add op's node; its attribute dict."""
+        n, op_type, outs = op.name, op.type, op.outputs
+        shape, dtype = self._facts_of(outs[0])[1:3] if outs else (None, None)
+        self.g.add_node(n, label=label(op_type, shape, output=bool(outs)), op=op_type,
+                        kind=kind, phase=phase, scope=scope_of(n), order=0, key=n,
+                        shape=_copy(shape), dtype=dtype, device=op.device or self.device,
+                        name=n)
+        return self._nodes[n]
+
+    def _value_slot(self, op: Any, device: str) -> None:
+        if self.values and op.outputs:
+            t, shape, dtype, numeric = self._facts_of(op.outputs[0])
+            if numeric:
+                self.slots.append(ValueSlot(op.name, "value", t.name, _copy(shape), dtype,
+                                            device))
 
     # ---- edges ---------------------------------------------------------------------------
 
@@ -159,32 +171,37 @@ class TemplateBuilder:
         """Data edges along op inputs, control edges along control inputs; a variable node
         takes the earliest phase that uses it."""
         g, roots = self.g, self.roots
+        nodes = node_dicts(g)
+        succ = g.succ
         used_phase: dict[str, str] = {}
         for op in ops:
             if op.name in roots and (self.fold or roots[op.name] == op.name):
                 continue
             v = op.name
+            av = nodes[v]
             for t in op.inputs:
                 u = self.node_of(t.op.name)
-                if u == v or u not in g or g.has_edge(u, v):
+                au = nodes.get(u)
+                if u == v or au is None or v in succ[u]:
                     continue
-                role = edge_role(g.nodes[u], g.nodes[v])
-                pv = g.nodes[v]["phase"]
+                role = edge_role(au, av)
+                pv = av["phase"]
+                _, shape, dtype, _ = self._facts_of(t)
                 g.add_edge(u, v, role=role, phase=pv if role != "saved" else "backward",
-                           shape=shape_of(t), dtype=dtype_of(t))
-                if is_variable(g.nodes[u]):
+                           shape=_copy(shape), dtype=dtype)
+                if is_variable(au):
                     cur = used_phase.get(u)
                     if cur is None or PHASE_RANK[pv] < PHASE_RANK[cur]:
                         used_phase[u] = pv
             for c in op.control_inputs:
                 u = self.node_of(c.name)
-                if u == v or u not in g or g.has_edge(u, v):
+                if u == v or u not in nodes or v in succ[u]:
                     continue
                 if c.name in roots and self.fold and c.type in READ_TYPES:
                     continue  # ordering on a folded read: part of the variable node now
-                g.add_edge(u, v, role="control", phase=g.nodes[v]["phase"])
+                g.add_edge(u, v, role="control", phase=av["phase"])
         for pid, ph in used_phase.items():
-            g.nodes[pid]["phase"] = ph
+            nodes[pid]["phase"] = ph
 
     # ---- values of variables and gradients -----------------------------------------------
 
@@ -210,3 +227,8 @@ class TemplateBuilder:
                 a = g.nodes[inp]
                 self.slots.append(ValueSlot(inp, "grad", gt, a.get("shape"),
                                             a.get("dtype") or "", a["device"]))
+
+
+def _copy(shape: list[int] | None) -> list[int] | None:
+    """A node's or edge's own copy of a cached shape (attributes never share lists)."""
+    return None if shape is None else list(shape)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from graphstage.tracers import tf_compat
 from graphstage.tracers.contract import graph_attrs
@@ -94,21 +95,7 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
         cf.graph))
     tmpl = conv.convert(cf.graph, info.spec)
     g = tmpl.graph
-    kinds = {n: a["kind"] for n, a in g.nodes(data=True)}
-    captured_ops = _captured_tensors(cf, info)
-    dyn_slots: list[ValueSlot] = []
-    for s in tmpl.slots:
-        op_name = s.tensor.rsplit(":", 1)[0]
-        if s.attr == "value" and op_name in captured_ops:
-            arr = captured_ops[op_name]
-            g.nodes[s.node]["value"] = summarize_array(arr, s.dtype, s.device)
-        elif s.attr == "value" and kinds.get(s.node) == "constant" and \
-                g.nodes[s.node].get("op") == "Const":
-            arr = _const_value(tf, cf.graph, op_name)
-            if arr is not None:
-                g.nodes[s.node]["value"] = summarize_array(arr, s.dtype, s.device)
-        else:
-            dyn_slots.append(s)
+    dyn_slots = _fill_known_values(tf, cf, info, tmpl)
     chosen, light = choose_slots(dyn_slots, dict(g.nodes(data=True)), values, fused_away(g))
     post_dtypes: dict[str, str] = {}
     if values == "all":
@@ -133,6 +120,49 @@ def capture(tf: Any, ms: ModelScript, cf: Any, records: list, variables: dict[in
                     time.perf_counter() - t0, problem)
 
 
+def _fill_known_values(tf: Any, cf: Any, info: FunctionInfo, tmpl: Template
+                       ) -> list[ValueSlot]:
+    """Give the template's constants and captured inputs their (fixed) values; the slots
+    whose values change per step."""
+    g = tmpl.graph
+    kinds = {n: a["kind"] for n, a in g.nodes(data=True)}
+    captured_ops = _captured_tensors(cf, info)
+    summaries = _Summaries()
+    dyn_slots: list[ValueSlot] = []
+    for s in tmpl.slots:
+        op_name = s.tensor.rsplit(":", 1)[0]
+        if s.attr == "value" and op_name in captured_ops:
+            arr = captured_ops[op_name]
+            g.nodes[s.node]["value"] = summaries(arr, s.dtype, s.device)
+        elif s.attr == "value" and kinds.get(s.node) == "constant" and \
+                g.nodes[s.node].get("op") == "Const":
+            arr = _const_value(tf, cf.graph, op_name)
+            if arr is not None:
+                g.nodes[s.node]["value"] = summaries(arr, s.dtype, s.device)
+        else:
+            dyn_slots.append(s)
+    return dyn_slots
+
+
+class _Summaries:
+    """summarize_array, worked out once per distinct value (MobileNetV2's 2,680 constants
+    hold 90 distinct values); each node gets its own copy."""
+
+    def __init__(self) -> None:
+        self.done: dict[tuple, dict] = {}
+
+    def __call__(self, arr: Any, dtype: str, device: str) -> dict:
+        a = np.asarray(arr)
+        key = (dtype, device, a.dtype.str, a.shape, a.tobytes())
+        d = self.done.get(key)
+        if d is None:
+            d = self.done[key] = summarize_array(a, dtype, device)
+        out = {**d, "shape": list(d["shape"])}
+        if "values" in d:
+            out["values"] = list(d["values"])
+        return out
+
+
 def runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
                    fetched: Fetched) -> None:
     """Number the template's ops in the order TensorFlow's runtime ran them on this first run
@@ -142,14 +172,14 @@ def runtime_order(c: Captured, recorder: OrderRecorder, timing: str,
     g = c.template.graph
     node_of = {op: pid for pid, ops in c.template.folded.items() for op in ops}
     names = {op.name for op in c.cf.graph.get_operations()}
+    spans = recorder.spans(c.runner.prefix, names)
     if "order_source" not in g.graph:
-        recorded = recorder.order(prefix=c.runner.prefix, names=names)
+        recorded = list(spans)  # recorder.order(), without mapping the record again
         placed = apply_order(g, recorded, node_of) if recorded else 0
         g.graph["order_source"] = "runtime" if placed else "topological"
         g.graph["order_recorded_ops"] = placed
         annotate_memory(g, c.cf.graph, node_of, runtime_shapes(c.fills, fetched.summaries()))
-    record_timing(g, recorder.spans(c.runner.prefix, names), node_of, timing,
-                  recorder.spans(c.runner.prefix))
+    record_timing(g, spans, node_of, timing, recorder.spans(c.runner.prefix))
 
 
 def _captured_tensors(cf: Any, info: FunctionInfo) -> dict[str, Any]:

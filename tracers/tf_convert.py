@@ -61,11 +61,14 @@ class Converter:
                 nested: bool = False, path: str = "") -> Template:
         """The template of one graph; nested: a function body (no value slots, its inputs are
         the caller's); forced_phase puts every node of a body in its caller's phase."""
-        ops = topo_ops([op for op in graph.get_operations()
-                        if not (spec.exclude_prefix and op.name.startswith(spec.exclude_prefix))])
-        roots = fold_map(ops, spec.variables) if spec.variables else {}
+        ops = [op for op in graph.get_operations()
+               if not (spec.exclude_prefix and op.name.startswith(spec.exclude_prefix))]
         preds = {op.name: [t.op.name for t in op.inputs] for op in ops}
         cpreds = {op.name: [c.name for c in op.control_inputs] for op in ops}
+        ops = topo_ops(ops, preds, cpreds)
+        preds = {op.name: preds[op.name] for op in ops}    # in op order, as the passes
+        cpreds = {op.name: cpreds[op.name] for op in ops}  # below walk them
+        roots = fold_map(ops, spec.variables) if spec.variables else {}
         phase = classify_phases(ops, spec, roots, preds, cpreds)
         if forced_phase:
             phase = dict.fromkeys(phase, forced_phase)

@@ -4,12 +4,11 @@ update ops, called functions, execution order and variable folding."""
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
-
-import networkx as nx
 
 log = logging.getLogger("graphstage.tracers.tf_ops")
 
@@ -42,9 +41,18 @@ def is_numeric(tensor: Any) -> bool:
     return dtype_of(tensor) not in _NUMERIC_SKIP and not getattr(dt, "is_complex", False)
 
 
+def tensor_facts(tensor: Any) -> tuple[list[int] | None, str, bool]:
+    """shape_of, dtype_of and is_numeric of a tensor at once (its dtype looked up once)."""
+    dt = tensor.dtype
+    name = str(getattr(dt, "name", dt))
+    return (shape_of(tensor), name,
+            name not in _NUMERIC_SKIP and not getattr(dt, "is_complex", False))
+
+
 def is_grad_name(name: str) -> bool:
     """Whether an op name lies under a gradient scope (gradient_tape/..., gradients/...)."""
-    return any(GRAD_COMPONENT.match(c) for c in name.split("/")[:-1])
+    # every GRAD_COMPONENT match contains "gradient": most names need no split
+    return "gradient" in name and any(GRAD_COMPONENT.match(c) for c in name.split("/")[:-1])
 
 
 def is_update_type(op_type: str) -> bool:
@@ -59,14 +67,14 @@ def numbered(key: str, used: dict[str, int]) -> str:
     return key if n == 0 else f"{key}#{n}"
 
 
-def label(op_type: str, tensor: Any | None) -> str:
-    """A node label: the op type over its first output's static shape."""
-    if tensor is None:
+def label(op_type: str, shape: list[int] | None, output: bool = True) -> str:
+    """A node label: the op type over its first output's static shape (output: the op has
+    one; shape None: its rank is unknown)."""
+    if not output:
         return op_type
-    shp = shape_of(tensor)
-    if shp is None:
+    if shape is None:
         return f"{op_type}\n?"
-    return f"{op_type}\n" + ("x".join("?" if d < 0 else str(d) for d in shp) if shp else "()")
+    return f"{op_type}\n" + ("x".join("?" if d < 0 else str(d) for d in shape) if shape else "()")
 
 
 def scope_of(name: str) -> str:
@@ -111,25 +119,43 @@ def function_attrs(op: Any) -> list[tuple[str, str]]:
     return out
 
 
-def topo_ops(ops: list[Any]) -> list[Any]:
+def topo_ops(ops: list[Any], preds: dict[str, list[str]] | None = None,
+             cpreds: dict[str, list[str]] | None = None) -> list[Any]:
     """Ops in a real execution order: topological over data and control inputs, ties broken
-    by creation order (control inputs added after creation can point forward)."""
+    by creation order (control inputs added after creation can point forward). preds/cpreds:
+    the data and control input op names of each op, when the caller has them already."""
     index = {op.name: i for i, op in enumerate(ops)}
-    dag = nx.DiGraph()
-    dag.add_nodes_from(index)
+    if preds is None:
+        preds = {op.name: [t.op.name for t in op.inputs] for op in ops}
+    if cpreds is None:
+        cpreds = {op.name: [c.name for c in op.control_inputs] for op in ops}
+    succ: list[set[int]] = [set() for _ in ops]
     for op in ops:
-        for t in op.inputs:
-            if t.op.name in index:
-                dag.add_edge(t.op.name, op.name)
-        for c in op.control_inputs:
-            if c.name in index:
-                dag.add_edge(c.name, op.name)
-    by_name = {op.name: op for op in ops}
-    try:
-        order = nx.lexicographical_topological_sort(dag, key=index.__getitem__)
-        return [by_name[n] for n in order]
-    except nx.NetworkXUnfeasible:  # cyclic (TF1 while loops): keep creation order
+        i = index[op.name]
+        for m in preds[op.name]:
+            j = index.get(m)
+            if j is not None:
+                succ[j].add(i)
+        for m in cpreds[op.name]:
+            j = index.get(m)
+            if j is not None:
+                succ[j].add(i)
+    indegree = [0] * len(ops)
+    for children in succ:
+        for i in children:
+            indegree[i] += 1
+    ready = [i for i, d in enumerate(indegree) if d == 0]  # sorted: a valid heap already
+    order: list[Any] = []
+    while ready:
+        j = heapq.heappop(ready)
+        order.append(ops[j])
+        for i in succ[j]:
+            indegree[i] -= 1
+            if indegree[i] == 0:
+                heapq.heappush(ready, i)
+    if len(order) < len(ops):  # cyclic (TF1 while loops): keep creation order
         return list(ops)
+    return order
 
 
 def fold_map(ops: Iterable[Any], handles: Iterable[str]) -> dict[str, str]:

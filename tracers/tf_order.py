@@ -3,6 +3,7 @@ profiler's host trace (tf.profiler.experimental.start/stop) rather than from an 
 
 from __future__ import annotations
 
+import heapq
 import logging
 import shutil
 import tempfile
@@ -206,11 +207,34 @@ def apply_order(g: nx.DiGraph, recorded: list[str], node_of: dict[str, str]) -> 
     last = len(recorded)
     nodes = g.nodes
     counters: dict[str, int] = {}
-    for nid in nx.lexicographical_topological_sort(
-            g, key=lambda n: (rank.get(n, last), nodes[n]["order"])):
+    for nid in _ranked_topological(g, [(rank.get(n, last), a["order"])
+                                       for n, a in nodes(data=True)]):
         a = nodes[nid]
         if a["order"] < 0:
             continue
         a["order"] = counters.get(a["phase"], 0)
         counters[a["phase"]] = a["order"] + 1
     return len(rank)
+
+
+def _ranked_topological(g: nx.DiGraph, keys: list[tuple[int, int]]) -> list[str]:
+    """g's nodes in topological order, among the ready ones the smallest key first (keys in
+    node order; ties in node order): networkx's lexicographical_topological_sort with that
+    key, over node indices instead of building key tuples and edge views per node."""
+    ids = list(g)
+    index = {n: i for i, n in enumerate(ids)}
+    succ = [[index[c] for c in g.succ[n]] for n in ids]
+    indegree = [len(g.pred[n]) for n in ids]
+    ready = [(keys[i], i) for i, d in enumerate(indegree) if d == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, j = heapq.heappop(ready)
+        out.append(ids[j])
+        for i in succ[j]:
+            indegree[i] -= 1
+            if indegree[i] == 0:
+                heapq.heappush(ready, (keys[i], i))
+    if len(out) < len(ids):
+        raise nx.NetworkXUnfeasible("Graph contains a cycle")
+    return out

@@ -47,6 +47,7 @@ from graphstage.tracers.tf_function import (
     collect_variables,
     signature_reason,
 )
+from graphstage.tracers.tf_gc import no_full_collection
 from graphstage.tracers.tf_keras_scopes import KerasScopeRecorder
 from graphstage.tracers.tf_order import OrderRecorder
 from graphstage.tracers.tf_timing import timing_mode, wants_profile
@@ -166,8 +167,9 @@ class CallCapturer:
         cf, traced, records, scopes = self.concrete(fn, args, kwds)
         c = self.cache.get(id(cf))
         if c is None or c.cf is not cf:
-            c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
-                        values=self.values, scope_records=scopes)
+            with no_full_collection():
+                c = capture(self.tf, self.ms, cf, records, self.variables, fold=self.fold,
+                            values=self.values, scope_records=scopes)
             self.cache[id(cf)] = c
         flat = tf_compat.flat_call_inputs(fn, cf, args, kwds) if c.info.n_args else []
         prev = self.prev.get(id(fn))
@@ -210,14 +212,17 @@ class CallCapturer:
 
     def _run(self, p: Prepared) -> tuple[Any, Fetched, float]:
         c = p.c
-        recorder = OrderRecorder(self.tf) if wants_profile(c.template.graph.graph, self.timing) \
-            else contextlib.nullcontext()
-        with recorder:
-            t0 = time.perf_counter()
-            outs, fetched = c.runner(p.flat)
-            wall = (time.perf_counter() - t0) * 1000
-        if isinstance(recorder, OrderRecorder):
-            runtime_order(c, recorder, self.timing, fetched)
+        profiled = wants_profile(c.template.graph.graph, self.timing)
+        recorder = OrderRecorder(self.tf) if profiled else contextlib.nullcontext()
+        # a profiled run parses the profiler's trace and annotates the template: no full
+        # collection meanwhile (tracers/tf_gc.py)
+        with no_full_collection() if profiled else contextlib.nullcontext():
+            with recorder:
+                t0 = time.perf_counter()
+                outs, fetched = c.runner(p.flat)
+                wall = (time.perf_counter() - t0) * 1000
+            if isinstance(recorder, OrderRecorder):
+                runtime_order(c, recorder, self.timing, fetched)
         return outs, fetched, wall
 
     def _record(self, p: Prepared, step: int, outs: Any, fetched: Fetched | None, wall: float,
