@@ -23,6 +23,18 @@ def models_dir() -> Path:
     return MODELS
 
 
+@pytest.fixture
+def big_window(qtbot):
+    """The app's window at 1400x900, one step per trace, for the tests on big graphs."""
+    from graphstage.viz.gui.main_window import MainWindow
+    w = MainWindow(theme="light", steps=1)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    yield w
+    w.shutdown()
+
+
 @pytest.fixture(scope="session")
 def mobilenetv2():
     """One traced step of Keras MobileNetV2 (tests/zoo, 32x32, batch 2, random weights): about

@@ -14,7 +14,6 @@ pytest.importorskip("PySide6")
 pytest.importorskip("tensorflow")
 
 from graphstage.viz.gui import controller as controller_module  # noqa: E402
-from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.schedule import STEP_BUDGET_S  # noqa: E402
 from graphstage.viz.gui.staging import CHUNK, STAGE_MIN  # noqa: E402
 from tests.conftest import change  # noqa: E402
@@ -28,13 +27,8 @@ def big(mobilenetv2):
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow(theme="light", steps=1)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.shutdown()
+def win(big_window):
+    return big_window
 
 
 def opened(qtbot, win, session):

@@ -16,7 +16,6 @@ from PySide6.QtCore import QRectF  # noqa: E402
 from graphstage.tracers.run import trace_script  # noqa: E402
 from graphstage.tracers.script import example_path  # noqa: E402
 from graphstage.viz.gui.items import ClusterItem, NodeItem  # noqa: E402
-from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.opening import forward_start, readable_zoom  # noqa: E402
 from graphstage.viz.gui.theme import detail_font, label_font  # noqa: E402
 from tests.conftest import change  # noqa: E402
@@ -30,13 +29,8 @@ def gpt():
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow(theme="light", steps=1)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.shutdown()
+def win(big_window):
+    return big_window
 
 
 def in_view(canvas) -> list:

@@ -18,7 +18,6 @@ torch = pytest.importorskip("torch")
 import graphstage  # noqa: E402
 from graphstage.viz.gui import controller as controller_module  # noqa: E402
 from graphstage.viz.gui import viewgraph  # noqa: E402
-from graphstage.viz.gui.main_window import MainWindow  # noqa: E402
 from graphstage.viz.gui.opening import forward_start, readable_zoom  # noqa: E402
 from tests.conftest import change  # noqa: E402
 
@@ -70,13 +69,8 @@ def test_no_top_level_structure_folds_into_one_group_per_pass(unrolled, small_li
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow(theme="light", steps=1)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.shutdown()
+def win(big_window):
+    return big_window
 
 
 def test_the_app_opens_it_folded_and_expands_one_level_readably(qtbot, win, unrolled,

@@ -19,7 +19,8 @@ def thresholds():
 
 
 def _collections_while_allocating() -> dict[int, int]:
-    """Collections per generation while twice the live tracked objects are made and kept."""
+    """Collections per generation while twice the live tracked objects (and at least enough
+    for several full-collection checks: 100 young collections each) are made and kept."""
     counts = {0: 0, 1: 0, 2: 0}
 
     def count(phase: str, info: dict) -> None:
@@ -30,7 +31,7 @@ def _collections_while_allocating() -> dict[int, int]:
     keep = []
     gc.callbacks.append(count)
     try:
-        for _ in range(2 * len(gc.get_objects()) // 10):
+        for _ in range(max(2 * len(gc.get_objects()), 300_000) // 10):
             keep.append([[] for _ in range(9)])
     finally:
         gc.callbacks.remove(count)
