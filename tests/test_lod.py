@@ -209,6 +209,31 @@ def test_far_away_big_graphs_draw_op_boxes_as_one_layer(canvas, monkeypatch, qtb
     assert op.scene() is canvas.scene() and not canvas.detail.boxes.isVisible()
 
 
+def test_thousands_of_groups_far_away_are_drawn_by_the_box_layer_too(canvas, monkeypatch,
+                                                                     qtbot):
+    """With more group boxes than BOX_LAYER_MIN (an RNN unrolled 12,000 times: 24,000 calls),
+    far away the groups leave the scene for the box layer as well, in their state colour."""
+    from graphstage.viz.gui import detail
+    groups = [it for it in canvas.nodes.values() if it.is_group]
+    monkeypatch.setattr(detail, "BOX_LAYER_MIN", len(groups) - 1)
+    canvas.detail.boxes_moved()                      # refilled: now with the groups
+    qtbot.waitUntil(lambda: canvas.detail.boxes.ready, timeout=3000)
+    group = max(groups, key=lambda it: it.w)
+    canvas.resetTransform()
+    canvas.scale(0.15, 0.15)
+    canvas.centerOn(group)
+    assert group.scene() is None and canvas.detail.boxes.isVisible()
+    centre = canvas.mapFromScene(group.pos())
+    group.set_state("active")
+    assert QColor(canvas.viewport().grab().toImage().pixel(centre)) == group.far_fill()
+    group.set_state("idle")
+    canvas.resetTransform()
+    assert group.scene() is canvas.scene() and not canvas.detail.boxes.isVisible()
+    monkeypatch.undo()
+    canvas.detail.boxes_moved()
+    qtbot.waitUntil(lambda: canvas.detail.boxes.ready, timeout=3000)
+
+
 def test_box_layer_keeps_a_change_made_while_it_fills(canvas):
     """The layer collects its rectangles over several event-loop turns; a box that changes
     state meanwhile shows its new colour once the fill is in."""

@@ -37,7 +37,8 @@ def _colour_of(it: NodeItem, known: dict) -> tuple[QColor, int]:
 
 class BoxLayer(QGraphicsItem):
     """Op boxes as rectangles bucketed by colour; boxes report their state changes
-    (NodeItem.layer). Group boxes are collected too, for the minimap only."""
+    (NodeItem.layer). Group boxes are collected too, for the minimap only, or, with_groups,
+    drawn as well."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,7 +51,9 @@ class BoxLayer(QGraphicsItem):
         self._rect = QRectF()
         self._ring_pen = QPen()
         self._late: dict[str, NodeItem] | None = None   # boxes that changed during a fill
+        self._changed: dict[str, NodeItem] = {}          # boxes that changed while drawn here
         self.ready = False
+        self.with_groups = False   # thousands of group boxes: drawn here too, far away
         self.setZValue(2)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
@@ -66,12 +69,13 @@ class BoxLayer(QGraphicsItem):
         known: dict = {}
         x0 = y0 = float("inf")
         x1 = y1 = float("-inf")
+        alone = not self.with_groups     # groups drawn by their own items
         for it in items:
             p = it.pos()
             x, y, w, h = p.x() - it.w / 2, p.y() - it.h / 2, it.w, it.h
             x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x + w), max(y1, y + h)
             fill, rgba = _colour_of(it, known)
-            into = groups if it.is_group else buckets
+            into = groups if it.is_group and alone else buckets
             into.setdefault(rgba, (fill, {}))[1][it.key] = rect = QRectF(x, y, w, h)
             if into is buckets:
                 rects[it.key], colours[it.key] = rect, rgba
@@ -113,11 +117,17 @@ class BoxLayer(QGraphicsItem):
 
     def changed(self, it: NodeItem) -> None:
         """A box changed state, overlay or highlight: repaint its spot."""
+        self._changed[it.key] = it
         if self._late is not None:
             self._late[it.key] = it     # filed again once the fill is in
         elif it.key in self._rects:
             self._file(it)
             self.update(self._rects[it.key].adjusted(-6, -6, 6, 6))
+
+    def take_changed(self) -> list[NodeItem]:
+        """The boxes that changed since the last call (their items repaint when near again)."""
+        out, self._changed = list(self._changed.values()), {}
+        return out
 
     def boundingRect(self) -> QRectF:
         return self._rect

@@ -62,7 +62,7 @@ class DetailSwitch:
         self.boxes_ready: Callable[[], None] | None = None   # called when they are in
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now
-        self._big = False       # whether the box layer stands for the op boxes now
+        self._big: tuple | None = None   # (ops, groups, boxes) the box layer stands for now
         self._nodes: dict = {}
         self._theme: Theme | None = None
         self._scene = scene
@@ -131,8 +131,10 @@ class DetailSwitch:
         """The boxes changed or reached new places: collect the box layer's rectangles again,
         a slice at a time (it is not shown meanwhile)."""
         self.boxes.setVisible(False)
-        self.fill.start(self.boxes.filling(list(self._nodes.values()), self._theme),
-                        self._filled)
+        self.boxes.ready = False            # from now on, not when the first slice runs
+        items = list(self._nodes.values())
+        self.boxes.with_groups = sum(it.is_group for it in items) > BOX_LAYER_MIN
+        self.fill.start(self.boxes.filling(items, self._theme), self._filled)
 
     def _filled(self) -> None:
         self._boxes_far(self.far)
@@ -141,18 +143,22 @@ class DetailSwitch:
 
     def _boxes_far(self, far: bool) -> None:
         """Far away, a big graph's op boxes leave the scene for the box layer (groups stay
-        items: they keep their titles and progress bars); it shows once it is filled."""
+        items, with their titles and progress bars, unless there are thousands: an unrolled
+        RNN's calls); it shows once it is filled."""
         big = far and len(self._nodes) > BOX_LAYER_MIN
+        groups = big and self.boxes.with_groups
         self.boxes.setVisible(big and self.boxes.ready)
-        if big == self._big:
+        mode = (big, groups, id(self._nodes))
+        if mode == self._big:
             return
-        self._big = big
+        self._big = mode
         self._attach(self.ops, not big)
+        self._attach(self.groups, not groups)
         for it in self._nodes.values():
-            if not it.is_group:
-                it.layer = self.boxes if big else None
-                if not big:
-                    it.update()     # it may have changed while the layer drew it
+            it.layer = self.boxes if (groups if it.is_group else big) else None
+        for it in self.boxes.take_changed():
+            if it.layer is None:
+                it.update()     # it changed while the layer drew it: its cached look is old
 
     def zoom(self, scale: float) -> None:
         """The view's scale changed."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QStyleOptionGraphicsItem,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from graphstage.viz.gui.theme import Theme, detail_font
 
 if TYPE_CHECKING:
-    from graphstage.viz.gui.edgelayer import EdgeLayer
+    from graphstage.viz.gui.edgelayer import EdgeLayer, Hairlines
     from graphstage.viz.gui.items import ClusterItem
 
 # Qt enum members, looked up once: attribute access on PySide's Python enums costs microseconds,
@@ -48,6 +48,7 @@ LOD_SIMPLE = 0.2
 LOD_ARROWS = 0.12
 LOD_SHADOW = 0.5         # a group's stacked-card shadow only where its text shows
 BOX_LAYER_MIN = 1500     # more boxes than this: far away they are drawn by one BoxLayer
+MIN_LINE_PX = 1.0        # far-away arrows shorter than this on screen are not drawn
 NESTED_TITLE_MAX = 24.0  # scene px: a frame inside another frame enlarges its title up to this
 
 
@@ -93,7 +94,7 @@ class Backdrop(QGraphicsItem):
 
     def __init__(self) -> None:
         super().__init__()
-        self._paths: list[tuple[QColor, QPainterPath]] = []
+        self._lines: list[tuple[QColor, Hairlines]] = []
         self._frames: list[ClusterItem] = []
         self._rect = QRectF()
         self.theme: Theme | None = None
@@ -107,11 +108,9 @@ class Backdrop(QGraphicsItem):
         """Draw these arrows (tail to tip, in their colours) over these frames."""
         self.prepareGeometryChange()
         self.theme = theme
-        self._paths = edges.hairlines() if edges is not None else []
+        self._lines = edges.hairlines() if edges is not None else []
         self._frames = sorted(frames, key=lambda c: -c.rect.width() * c.rect.height())
-        rect = QRectF()
-        for _, path in self._paths:
-            rect = rect.united(path.boundingRect())
+        rect = QRectF(edges.index.rect) if edges is not None else QRectF()
         for c in self._frames:
             rect = rect.united(c.rect)
         self._rect = rect.adjusted(-2, -2, 2, 2)
@@ -134,6 +133,9 @@ class Backdrop(QGraphicsItem):
             return
         painter.setRenderHint(ANTIALIAS, False)
         painter.setBrush(NO_BRUSH)
-        for color, path in self._paths:
-            painter.setPen(QPen(color, 0))
-            painter.drawPath(path)
+        shortest = MIN_LINE_PX / max(lod, 1e-9)   # shorter ones would be a dot on a box
+        for color, hairlines in self._lines:
+            lines = hairlines.reaching(shortest)
+            if lines:
+                painter.setPen(QPen(color, 0))
+                painter.drawLines(lines)
