@@ -92,3 +92,15 @@ def test_the_app_opens_it_folded_and_expands_one_level_readably(qtbot, win, unro
     start = pane.canvas.nodes[forward_start(pane.canvas.display, unrolled.steps[0])]
     seen = pane.canvas.mapToScene(pane.canvas.viewport().rect()).boundingRect()
     assert seen.contains(start.sceneBoundingRect())   # the camera is on the forward pass's start
+
+
+def test_search_opens_the_folded_model_to_reach_a_node(qapp, unrolled, small_limits):
+    from graphstage.viz.gui.controller import StageController
+    c = StageController()
+    c.set_session(unrolled)
+    assert viewgraph.ROOT in c.collapsed
+    g = unrolled.steps[0]
+    node = next(n for n, a in g.nodes(data=True) if a["kind"] == "op" and not a["scope"])
+    key = c.reveal(node)                # what a search hit or a jump does
+    assert viewgraph.ROOT not in c.collapsed
+    assert key == g.nodes[node]["key"] and c.display().nodes[key].members == [node]

@@ -160,7 +160,7 @@ class StageController(QObject):
         g = self.graph
         if g is None or node_id not in g:
             return ""
-        hidden = [p for p in scope_prefixes(g.nodes[node_id].get("scope", ""))
+        hidden = [p for p in (ROOT, *scope_prefixes(g.nodes[node_id].get("scope", "")))
                   if p in self.collapsed]
         if hidden:
             self.collapsed -= set(hidden)

@@ -90,7 +90,7 @@ class MemoryCurveWidget(QWidget):
         self.curve = saved_memory_curve(graph) if graph is not None else []
         self._peak = peak(self.curve) or ("", 0)
         self._peak_at = next((k for k, (m, _) in enumerate(self.curve) if m == self._peak[0]), 0)
-        self._drawn: tuple[int, list] = (-1, [])
+        self._drawn = (-1, [])
         self.setVisible(self._peak[1] > 0)
         self.update()
 
