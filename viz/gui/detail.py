@@ -63,6 +63,7 @@ class DetailSwitch:
         self.far = False        # whether the zoom asks for the backdrop
         self._shown = False     # whether the backdrop is what is shown now
         self._big: tuple | None = None   # (ops, groups, boxes) the box layer stands for now
+        self._layered = False            # whether any box is drawn by the box layer
         self._nodes: dict = {}
         self._theme: Theme | None = None
         self._scene = scene
@@ -83,17 +84,22 @@ class DetailSwitch:
         else:
             item.setParentItem(None)
 
+    def receive(self, staged: Staged) -> None:
+        """Put the two (still empty) holders of a staging into the op and group layers: the
+        boxes made into them stay hidden until adopt()."""
+        staged.ops.setParentItem(self.ops)
+        staged.groups.setParentItem(self.groups)
+
     def adopt(self, staged: Staged) -> None:
-        """Put the two holders of staged box items into the op and group layers, then show
-        their hidden chunks one per turn, nearest the view's centre first; drop the holders of
-        earlier stagings that no box is left in."""
+        """Show staged box items: their hidden chunks one per turn, nearest the view's centre
+        first; drop the holders of earlier stagings that no box is left in."""
         self.show_all()
         for layer in (self.ops, self.groups):
             for old in layer.childItems():
                 if not _holds_boxes(old):
                     self.drop(old)
-        staged.ops.setParentItem(self.ops)
-        staged.groups.setParentItem(self.groups)
+        if staged.ops.parentItem() is not self.ops:
+            self.receive(staged)
         self.reveal.start(self._revealing(staged.chunks), lambda: None)
 
     def _revealing(self, chunks: list[Chunk]) -> Iterator[None]:
@@ -133,7 +139,7 @@ class DetailSwitch:
         self.boxes.setVisible(False)
         self.boxes.ready = False            # from now on, not when the first slice runs
         items = list(self._nodes.values())
-        self.boxes.with_groups = sum(it.is_group for it in items) > BOX_LAYER_MIN
+        self.boxes.with_groups = sum(it.kind == "group" for it in items) > BOX_LAYER_MIN
         self.fill.start(self.boxes.filling(items, self._theme), self._filled)
 
     def _filled(self) -> None:
@@ -151,11 +157,14 @@ class DetailSwitch:
         mode = (big, groups, id(self._nodes))
         if mode == self._big:
             return
-        self._big = mode
+        was_big, self._big = self._layered, mode
+        self._layered = big
         self._attach(self.ops, not big)
         self._attach(self.groups, not groups)
-        for it in self._nodes.values():
-            it.layer = self.boxes if (groups if it.is_group else big) else None
+        if big or was_big:      # near, from near: every box already draws itself
+            boxes = self.boxes
+            for it in self._nodes.values():
+                it.layer = boxes if (groups if it.kind == "group" else big) else None
         for it in self.boxes.take_changed():
             if it.layer is None:
                 it.update()     # it changed while the layer drew it: its cached look is old

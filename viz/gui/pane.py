@@ -24,6 +24,7 @@ from graphstage.viz.gui.workers import LayoutWorker
 from graphstage.viz.layout import Layout
 
 PREFETCH = 3  # steps on each side whose layouts are computed in the background
+SETTLE_GAP_MS = 5   # a big display's playback and camera wait this long after it is shown
 
 
 class HoverWatch(QObject):
@@ -105,7 +106,7 @@ class StagePane(LayerLevelMixin, PaneTextsMixin, QWidget):
         layouts.failed.connect(self._layout_failed)
         self.canvas.value_text = self._value_text
         self.hover = HoverWatch(self.canvas, self.hovered.emit)
-        self.stager = ItemStager(self)
+        self.stager = ItemStager(self, self.canvas.detail)
         self.player.positionChanged.connect(lambda _t, _total: self.show_phase())
 
     # ---- state -> scene ----------------------------------------------------------------------
@@ -187,10 +188,10 @@ class StagePane(LayerLevelMixin, PaneTextsMixin, QWidget):
         if staged is None:
             self._settle(display, reason)
             return
-        # a big display: the rest on the next event-loop turn, where Qt also indexes the
-        # thousands of new items (the callout's scene query): two turns of ~50 ms, not one
+        # a big display: the rest a few ms later, after the turn where Qt takes in the new
+        # items and paints them (a zero delay would share that turn): two turns, not one
         self._settling = True
-        QTimer.singleShot(0, self, lambda: self._settle(display, reason))
+        QTimer.singleShot(SETTLE_GAP_MS, self, lambda: self._settle(display, reason))
 
     def _settle(self, display: DisplayGraph, reason: str) -> None:
         """Playback, marks, camera and texts for the display the canvas just showed."""
