@@ -104,3 +104,16 @@ def test_search_opens_the_folded_model_to_reach_a_node(qapp, unrolled, small_lim
     key = c.reveal(node)                # what a search hit or a jump does
     assert viewgraph.ROOT not in c.collapsed
     assert key == g.nodes[node]["key"] and c.display().nodes[key].members == [node]
+
+
+def test_export_folds_it_into_one_box_per_pass_like_the_app(unrolled, monkeypatch):
+    from graphstage.viz import export
+    monkeypatch.setattr(export, "TOP_MAX", 200)
+    g = unrolled.steps[0]
+    source, _depth, boxes = export.step_source(g)
+    phases = {a["phase"] for _, a in g.nodes(data=True)}
+    assert boxes == len(phases)
+    for phase in phases:
+        assert f"{phase} pass" in source
+    monkeypatch.setattr(export, "TOP_MAX", 10 ** 6)   # limit not reached: the calls stay boxes
+    assert export.step_source(g)[2] > 200

@@ -40,6 +40,8 @@ MAX_LABEL_CHARS = 36
 MAX_NODES = 1500
 FOLD_ABOVE = 400   # graphs with more nodes export folded, like the app's opening view
 FOLD_BOXES = 160   # ... to about this many boxes (the app's READABLE_NODES)
+TOP_MAX = 2_000    # more boxes than this with every scope folded: one box per phase (as the app)
+WHOLE: tuple[str, ...] = ()   # in a folded set: the whole model
 REMOVED_LISTED = 6
 
 
@@ -149,6 +151,8 @@ def auto_collapse_depth(graph: nx.DiGraph, limit: int = MAX_NODES) -> int | None
 
 def fold_key(scope: str, folded: Collection[tuple[str, ...]]) -> tuple[str, ...] | None:
     """The outermost folded scope prefix holding ``scope``, or None if it stays open."""
+    if WHOLE in folded:
+        return WHOLE
     parts = scope_parts(scope)
     for i in range(1, len(parts) + 1):
         if parts[:i] in folded:
@@ -515,7 +519,8 @@ def _group_attrs(graph: nx.DiGraph, ck: tuple[str, ...], phase: str, members: li
     n_ops = len(members) - n_params
     n_added = sum(graph.nodes[m].get("key") in added for m in members)
     counts = f"{n_ops} ops" + (f", {n_params} params" if n_params else "")
-    label = ("+ " if n_added else "") + _clip(ck[-1]) + f"\n{phase}: {counts}"
+    name = _clip(ck[-1]) if ck else f"{phase} pass"   # WHOLE: the model in one box a phase
+    label = ("+ " if n_added else "") + name + f"\n{phase}: {counts}"
     path = "/".join(ck)
     attrs = {"shape": "box3d", "style": "filled", "fillcolor": PHASE_FILL.get(phase, "#FFF"),
              "color": PHASE_BORDER.get(phase, "#000"), "label": label,

@@ -27,6 +27,8 @@ from graphstage.viz.dot import (
     FOLD_BOXES,
     FONT_SIZE,
     SMALL_FONT_SIZE,
+    TOP_MAX,
+    WHOLE,
     collapsed_size,
     family_scopes,
     fold_scopes,
@@ -84,9 +86,10 @@ def _auto_fold(graph: nx.DiGraph, limit: int) -> tuple[nx.DiGraph, set, bool]:
     if folded_size(graph, folded) <= limit:
         return graph, folded, False
     grouped = family_scopes(graph)
-    if grouped is None:
-        return graph, folded, False
-    return grouped, fold_scopes(grouped, limit), True
+    drawn, folds = (graph, folded) if grouped is None else (grouped, fold_scopes(grouped, limit))
+    if folded_size(drawn, folds) > TOP_MAX:   # no top-level structure: the passes, as the app
+        return graph, {WHOLE}, False
+    return drawn, folds, grouped is not None
 
 
 def step_source(
