@@ -196,28 +196,8 @@ def test_a_call_graphstage_cannot_capture_runs_untouched(tmp_path, monkeypatch, 
     assert losses == pytest.approx(_floats(untraced), rel=1e-6)
 
 
-EAGER_KERAS = '''
-import tensorflow as tf
-FRAMEWORK = "tensorflow"
-def setup():
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(8, name="d1"),
-                                 tf.keras.layers.ReLU(name="act"),
-                                 tf.keras.layers.Dense(1, name="d2")], name="net")
-    opt = tf.keras.optimizers.Adam(0.01)
-    x, y = tf.random.normal((16, 4)), tf.random.normal((16, 1))
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-    return {"step": step, "model": model, "optimizer": opt}
-'''
-
-
-def test_eager_keras_step_is_recorded_op_by_op(tmp_path):
-    path = _write(tmp_path, "eager_keras", EAGER_KERAS)
+def test_eager_keras_step_is_recorded_op_by_op():
+    path = MODELS / "eager_tf.py"
     s = trace_script(path, 3)
     g = s.steps[2]
     validate(g)
