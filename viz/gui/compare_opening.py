@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QRectF, Qt
 
-from graphstage.viz.gui.opening import READABLE_PX, opening_view
+from graphstage.viz.gui.opening import READABLE_PX, boxes_rect, opening_view
 from graphstage.viz.gui.story import story_for
 from graphstage.viz.gui.theme import label_font
 from graphstage.viz.gui.viewgraph import all_scopes, opening_collapse
@@ -108,16 +108,6 @@ def claim_keys(pane: Any) -> set[str]:
     return {display.rep[n] for n in story.focus if n in display.rep}
 
 
-def _focus_rect(canvas: Any, keys: set[str]) -> QRectF | None:
-    items = [canvas.nodes[k] for k in keys if k in canvas.nodes]
-    if not items:
-        return None
-    rect = items[0].sceneBoundingRect()
-    for it in items[1:]:
-        rect = rect.united(it.sceneBoundingRect())
-    return rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
-
-
 def _shift_to_include(view: QRectF, target: QRectF) -> QRectF:
     """view moved (not resized) so target is inside it as far as it fits; left/top win."""
     if target.right() > view.right():
@@ -142,7 +132,7 @@ def frame_compare_pane(pane: Any) -> None:
     vp = canvas.viewport()
     r = canvas.content_rect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
     view = QRectF(r.left(), r.top(), vp.width() / zoom, vp.height() / zoom)
-    focus = _focus_rect(canvas, claim_keys(pane))
+    focus = boxes_rect(canvas, claim_keys(pane), MARGIN)
     if focus is not None:
         view = _shift_to_include(view, focus)
     canvas.stop_auto_fit()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QTransform
 
 from graphstage.viz.gui.pergraph import per_graph
@@ -76,17 +76,24 @@ def opening_view(canvas: Any, display: Any, graph: Any, folded: bool = False) ->
     canvas.centerOn(QPointF(x, top + vh / 2))
 
 
-def frame_nodes(canvas: Any, display: Any, nodes: list[str]) -> bool:
-    """Point the camera at the boxes showing these graph nodes: fitted when that keeps their
-    names readable, else at a readable zoom on their centre. False if none is drawn."""
-    keys = {display.rep.get(n) for n in nodes} - {None}
+def boxes_rect(canvas: Any, keys: set[str], margin: float) -> QRectF | None:
+    """The scene rect around the drawn boxes of these display keys, padded by margin (None if
+    none is drawn)."""
     items = [canvas.nodes[k] for k in keys if k in canvas.nodes]
     if not items:
-        return False
+        return None
     rect = items[0].sceneBoundingRect()
     for it in items[1:]:
         rect = rect.united(it.sceneBoundingRect())
-    rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    return rect.adjusted(-margin, -margin, margin, margin)
+
+
+def frame_nodes(canvas: Any, display: Any, nodes: list[str]) -> bool:
+    """Point the camera at the boxes showing these graph nodes: fitted when that keeps their
+    names readable, else at a readable zoom on their centre. False if none is drawn."""
+    rect = boxes_rect(canvas, {display.rep.get(n) for n in nodes} - {None}, MARGIN)
+    if rect is None:
+        return False
     vp = canvas.viewport()
     fit = min(vp.width() / max(rect.width(), 1.0), vp.height() / max(rect.height(), 1.0))
     zoom = min(max(fit, READABLE_PX / label_font().pixelSize()), 1.0)

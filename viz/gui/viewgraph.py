@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from graphstage.viz.dot import TOP_MAX  # over this many top-level boxes: folded whole (as exports)
 from graphstage.viz.gui.naming import display_label, node_detail
 from graphstage.viz.gui.pergraph import per_graph
 from graphstage.viz.hgroups import scope_prefixes
@@ -25,7 +26,6 @@ _NUMBERED = re.compile(r"^(.*?)(\d+|(?<=\d)[a-z])$")   # block_7, layers.3; bloc
 READABLE_NODES = 80   # open big graphs collapsed until about this many boxes are visible
 STACK_MIN = 3         # this many numbered sibling blocks (blocks/0..11) read as one "×N" stack
 WRAPPER_SHARE = 0.5   # a scope holding this share of the forward ops is opened (a model wrapper)
-TOP_MAX = 2_000       # over this many boxes at the top level, the model opens folded whole
 ROOT = ""             # in a collapsed set: the whole model, one group per phase
 
 
